@@ -1,0 +1,108 @@
+/**
+ * The one event type of apimon (DESIGN §3): a request that an API answered.
+ *
+ * Schema version 1. A later version may only add optional fields, so a consumer
+ * decodes every version it has ever seen. The JSON form is the Kafka record value.
+ */
+import { Effect, Schema } from "effect"
+import * as EventId from "./EventId.ts"
+
+export const SCHEMA_VERSION = 1
+/** Record header that carries the schema version of the value. */
+export const SCHEMA_VERSION_HEADER = "schema-version"
+
+export const MAX_USER_AGENT = 512
+export const MAX_MESSAGE = 2048
+
+export const Level = Schema.Literal("DEBUG", "INFO", "WARN", "ERROR")
+export type Level = typeof Level.Type
+export const Levels: ReadonlyArray<Level> = Level.literals
+
+export const Source = Schema.Literal("api", "synthetic")
+export type Source = typeof Source.Type
+
+export const Method = Schema.Literal("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+export type Method = typeof Method.Type
+
+/** A string cut to `max` characters on decode (never rejected for its length). */
+const Truncated = (max: number) =>
+  Schema.transform(Schema.String, Schema.String.pipe(Schema.maxLength(max)), {
+    strict: true,
+    decode: (s) => (s.length > max ? s.slice(0, max) : s),
+    encode: (s) => s,
+  })
+
+export const StatusCode = Schema.Int.pipe(Schema.between(100, 599), Schema.brand("StatusCode"))
+export const ResponseTimeMs = Schema.Number.pipe(Schema.finite(), Schema.nonNegative())
+
+export class RequestEvent extends Schema.Class<RequestEvent>("RequestEvent")({
+  eventId: EventId.EventId,
+  requestId: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(128)),
+  timestamp: Schema.Date,
+  service: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(64)),
+  source: Source,
+  endpoint: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(255)),
+  method: Method,
+  statusCode: Schema.Int.pipe(Schema.between(100, 599)),
+  responseTimeMs: ResponseTimeMs,
+  userAgent: Truncated(MAX_USER_AGENT),
+  level: Level,
+  message: Schema.optional(Truncated(MAX_MESSAGE)),
+}) {}
+
+/** The endpoints whose events are routine noise: always DEBUG. */
+export const DEBUG_ENDPOINTS: ReadonlySet<string> = new Set(["/health", "/metrics"])
+
+/** DESIGN §3: 5xx → ERROR, 4xx → WARN, else INFO; `/health` and `/metrics` → DEBUG. */
+export const levelOf = (endpoint: string, statusCode: number): Level =>
+  statusCode >= 500 ? "ERROR" : statusCode >= 400 ? "WARN" : DEBUG_ENDPOINTS.has(endpoint) ? "DEBUG" : "INFO"
+
+export interface EventInput {
+  readonly requestId?: string | undefined
+  readonly timestamp: Date
+  readonly service: string
+  readonly source: Source
+  readonly endpoint: string
+  readonly method: Method
+  readonly statusCode: number
+  readonly responseTimeMs: number
+  readonly userAgent: string
+  readonly message?: string | undefined
+}
+
+/**
+ * Builds an event from what a request produced: new event id, level derived,
+ * user agent and message truncated. The request id defaults to the event id.
+ */
+export const make = (input: EventInput): Effect.Effect<RequestEvent> =>
+  Effect.map(EventId.make, (eventId) =>
+    RequestEvent.make(
+      {
+        eventId,
+        requestId: input.requestId ?? eventId,
+        timestamp: input.timestamp,
+        service: input.service,
+        source: input.source,
+        endpoint: input.endpoint,
+        method: input.method,
+        statusCode: Math.min(599, Math.max(100, Math.round(input.statusCode))),
+        responseTimeMs: Math.max(0, input.responseTimeMs),
+        userAgent: input.userAgent.slice(0, MAX_USER_AGENT),
+        level: levelOf(input.endpoint, input.statusCode),
+        ...(input.message === undefined ? {} : { message: input.message.slice(0, MAX_MESSAGE) }),
+      },
+      // the inputs are already normalised above; skip re-validation on the hot path
+      { disableValidation: true },
+    ),
+  )
+
+export const RequestEventJson = Schema.parseJson(RequestEvent)
+
+/** Event → JSON text (the Kafka record value). */
+export const encodeJson: (event: RequestEvent) => string = Schema.encodeSync(RequestEventJson)
+
+/** Unknown text → event, or a ParseError saying what is wrong. */
+export const decodeJson = Schema.decodeUnknownEither(RequestEventJson, {
+  errors: "first",
+  onExcessProperty: "ignore",
+})

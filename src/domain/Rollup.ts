@@ -1,0 +1,182 @@
+/**
+ * Rollup math: minute buckets and a fixed latency histogram.
+ *
+ * ## Latency buckets
+ * Bucket `i` counts response times `t` with `BOUNDS[i-1] < t ≤ BOUNDS[i]` (ms); bucket 0 is
+ * `0 ≤ t ≤ 1`, and the last bucket (`i = BOUNDS.length`) is everything above 60 s.
+ *
+ *   1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40, 50, 60, 80, 100, 120, 150, 200, 250,
+ *   300, 400, 500, 600, 800, 1000, 1200, 1500, 2000, 2500, 3000, 4000, 5000, 6000, 8000,
+ *   10000, 15000, 20000, 30000, 60000, +∞
+ *
+ * ## Error bound of the percentile estimates
+ * `percentile` finds the bucket that holds the nearest-rank percentile and interpolates
+ * linearly inside it, so the estimate always lies in the same bucket as the exact value.
+ * The absolute error is therefore at most that bucket's width:
+ *   - ≤ 1 ms for values up to 6 ms;
+ *   - ≤ 1/3 of the exact value from 6 ms to 10 s (neighbouring bounds differ by at most ×4/3);
+ *   - ≤ 1/2 of the value from 10 s to 30 s, and ≤ the value from 30 s to 60 s;
+ *   - above 60 s (the overflow bucket) the estimate lies between 60 s and the observed maximum.
+ */
+
+export const BOUNDS: ReadonlyArray<number> = [
+  1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40, 50, 60, 80, 100, 120, 150, 200, 250, 300, 400, 500, 600,
+  800, 1000, 1200, 1500, 2000, 2500, 3000, 4000, 5000, 6000, 8000, 10000, 15000, 20000, 30000, 60000,
+]
+/** Number of buckets, the overflow bucket included. */
+export const BUCKETS = BOUNDS.length + 1
+
+/** The bucket index of a response time (ms). */
+export const bucketOf = (ms: number): number => {
+  // binary search for the first bound ≥ ms
+  let lo = 0
+  let hi = BOUNDS.length
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if (ms <= BOUNDS[mid]!) hi = mid
+    else lo = mid + 1
+  }
+  return lo
+}
+
+/** Lower (exclusive) and upper (inclusive) bound of a bucket; the overflow bucket's upper bound is +∞. */
+export const boundsOf = (bucket: number): readonly [number, number] => [
+  bucket === 0 ? 0 : BOUNDS[bucket - 1]!,
+  bucket < BOUNDS.length ? BOUNDS[bucket]! : Number.POSITIVE_INFINITY,
+]
+
+/** Counts per bucket (a dense array of length BUCKETS). */
+export type Histogram = ReadonlyArray<number>
+
+export const emptyHistogram = (): Array<number> => new Array<number>(BUCKETS).fill(0)
+
+export const histogramOf = (values: Iterable<number>): Array<number> => {
+  const h = emptyHistogram()
+  for (const v of values) h[bucketOf(v)]! += 1
+  return h
+}
+
+export const mergeHistograms = (a: Histogram, b: Histogram): Array<number> => a.map((n, i) => n + (b[i] ?? 0))
+
+export const totalOf = (h: Histogram): number => h.reduce((s, n) => s + n, 0)
+
+/**
+ * Estimated `q`-quantile (0 < q ≤ 1) of the values a histogram counted, by nearest rank and
+ * linear interpolation in the bucket; `maxMs` caps the estimate (and bounds the overflow
+ * bucket). Undefined for an empty histogram. See the module doc for the error bound.
+ */
+export const percentile = (h: Histogram, q: number, maxMs?: number): number | undefined => {
+  const total = totalOf(h)
+  if (total === 0) return undefined
+  const rank = Math.max(1, Math.ceil(q * total))
+  let seen = 0
+  for (let i = 0; i < h.length; i++) {
+    const n = h[i]!
+    if (n === 0) continue
+    if (seen + n >= rank) {
+      const [lo, hi0] = boundsOf(i)
+      const hi = Number.isFinite(hi0) ? hi0 : (maxMs ?? lo)
+      const estimate = lo + ((hi - lo) * (rank - seen)) / n
+      return maxMs === undefined ? estimate : Math.min(estimate, maxMs)
+    }
+    seen += n
+  }
+  return undefined
+}
+
+/** Exact nearest-rank quantile of raw values (for tests and benchmarks). */
+export const exactPercentile = (values: ReadonlyArray<number>, q: number): number | undefined => {
+  if (values.length === 0) return undefined
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.max(1, Math.ceil(q * sorted.length)) - 1]
+}
+
+export const MINUTE_MS = 60_000
+
+/** Start of the UTC minute an instant falls in (epoch ms). */
+export const minuteOf = (epochMs: number): number => Math.floor(epochMs / MINUTE_MS) * MINUTE_MS
+
+/** HTTP status class: 2 for 2xx, 5 for 5xx. */
+export const statusClassOf = (statusCode: number): number => Math.floor(statusCode / 100)
+
+/** Whether an event counts as an error in rollups (5xx). 4xx are client errors, counted apart. */
+export const isServerError = (statusCode: number): boolean => statusCode >= 500
+export const isClientError = (statusCode: number): boolean => statusCode >= 400 && statusCode < 500
+
+/** The key of a minute rollup row. */
+export interface RollupKey {
+  readonly minute: number
+  readonly service: string
+  readonly source: string
+  readonly endpoint: string
+  readonly method: string
+  readonly statusCode: number
+  readonly level: string
+}
+
+export const rollupKeyString = (k: RollupKey): string =>
+  `${k.minute}\u0000${k.service}\u0000${k.source}\u0000${k.endpoint}\u0000${k.method}\u0000${k.statusCode}\u0000${k.level}`
+
+/** One minute rollup row: counts, latency sum and max, and the histogram. */
+export interface Rollup extends RollupKey {
+  readonly count: number
+  readonly sumMs: number
+  readonly maxMs: number
+  readonly histogram: Histogram
+}
+
+export interface RollupSource {
+  readonly timestamp: Date
+  readonly service: string
+  readonly source: string
+  readonly endpoint: string
+  readonly method: string
+  readonly statusCode: number
+  readonly level: string
+  readonly responseTimeMs: number
+}
+
+/** Folds events into minute rollups (the increments one batch makes). */
+export const rollupsOf = (events: Iterable<RollupSource>): Array<Rollup> => {
+  const rows = new Map<
+    string,
+    { key: RollupKey; count: number; sumMs: number; maxMs: number; h: Array<number> }
+  >()
+  for (const e of events) {
+    const key: RollupKey = {
+      minute: minuteOf(e.timestamp.getTime()),
+      service: e.service,
+      source: e.source,
+      endpoint: e.endpoint,
+      method: e.method,
+      statusCode: e.statusCode,
+      level: e.level,
+    }
+    const id = rollupKeyString(key)
+    let row = rows.get(id)
+    if (row === undefined) {
+      row = { key, count: 0, sumMs: 0, maxMs: 0, h: emptyHistogram() }
+      rows.set(id, row)
+    }
+    row.count += 1
+    row.sumMs += e.responseTimeMs
+    row.maxMs = Math.max(row.maxMs, e.responseTimeMs)
+    row.h[bucketOf(e.responseTimeMs)]! += 1
+  }
+  return [...rows.values()].map(({ key, count, sumMs, maxMs, h }) => ({
+    ...key,
+    count,
+    sumMs,
+    maxMs,
+    histogram: h,
+  }))
+}
+
+/** Adds two rollups of the same key. */
+export const mergeRollups = (a: Rollup, b: Rollup): Rollup => ({
+  ...a,
+  count: a.count + b.count,
+  sumMs: a.sumMs + b.sumMs,
+  maxMs: Math.max(a.maxMs, b.maxMs),
+  histogram: mergeHistograms(a.histogram, b.histogram),
+})
