@@ -92,9 +92,14 @@ export const makeBatching = <E>(options: {
         ),
         Effect.retry(retry),
         Effect.matchEffect({
-          onSuccess: () => Effect.sync(() => void (counters.sent += events.length)),
+          onSuccess: () =>
+            Effect.sync(() => {
+              counters.sent += events.length
+            }),
           onFailure: (error) =>
-            Effect.sync(() => void (counters.failed += events.length)).pipe(
+            Effect.sync(() => {
+              counters.failed += events.length
+            }).pipe(
               Effect.zipRight(
                 Effect.logError("publisher: giving up on a batch after retries", {
                   events: events.length,
@@ -103,13 +108,21 @@ export const makeBatching = <E>(options: {
               ),
             ),
         }),
-        Effect.ensuring(Effect.sync(() => void (counters.inFlight -= events.length))),
+        Effect.ensuring(
+          Effect.sync(() => {
+            counters.inFlight -= events.length
+          }),
+        ),
       )
     }
 
     const sender = yield* Stream.fromQueue(queue).pipe(
       Stream.groupedWithin(settings.maxBatch, settings.linger),
-      Stream.tap((chunk) => Effect.sync(() => void (counters.inFlight += chunk.length))),
+      Stream.tap((chunk) =>
+        Effect.sync(() => {
+          counters.inFlight += chunk.length
+        }),
+      ),
       Stream.runForEach((chunk) => sendBatch([...chunk])),
       Effect.forkDaemon,
     )

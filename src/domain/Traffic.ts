@@ -87,7 +87,10 @@ export const USER_AGENTS: ReadonlyArray<string> = [
 export const weightedPicker = <A extends { readonly weight: number }>(items: ReadonlyArray<A>) => {
   const cumulative: Array<number> = []
   let sum = 0
-  for (const item of items) cumulative.push((sum += item.weight))
+  for (const item of items) {
+    sum += item.weight
+    cumulative.push(sum)
+  }
   return (rng: Prng.Prng): A => {
     const x = rng.next() * sum
     let lo = 0
