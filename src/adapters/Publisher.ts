@@ -29,6 +29,11 @@ export class Publisher extends Context.Tag("apimon/Publisher")<
   {
     /** Hands an event over without waiting for the broker; `false` when it was dropped (and counted). */
     readonly publish: (event: RequestEvent) => Effect.Effect<boolean>
+    /**
+     * Waits for room in the buffer instead of dropping: for the synthetic producer, which may
+     * be slowed down (the API never is: it uses `publish`). `false` only when closing.
+     */
+    readonly offer: (event: RequestEvent) => Effect.Effect<boolean>
     readonly stats: Effect.Effect<PublisherStats>
     /** Waits until nothing is queued, at most `timeout`; `true` when everything was sent or failed. */
     readonly flush: (timeout: Duration.DurationInput) => Effect.Effect<boolean>
@@ -68,7 +73,8 @@ export const makeBatching = <E>(options: {
   Effect.gen(function* () {
     const settings = { ...defaultBatching, ...options.batching }
     const queue = yield* Queue.dropping<RequestEvent>(settings.bufferSize)
-    const counters = { accepted: 0, sent: 0, failed: 0, dropped: 0, inFlight: 0 }
+    // queued = accepted - sent - failed: counted at both ends, so no event is ever in between unseen
+    const counters = { accepted: 0, sent: 0, failed: 0, dropped: 0 }
     let closing = false
 
     const retry = Schedule.exponential("100 millis", 2).pipe(
@@ -108,26 +114,16 @@ export const makeBatching = <E>(options: {
               ),
             ),
         }),
-        Effect.ensuring(
-          Effect.sync(() => {
-            counters.inFlight -= events.length
-          }),
-        ),
       )
     }
 
     const sender = yield* Stream.fromQueue(queue).pipe(
       Stream.groupedWithin(settings.maxBatch, settings.linger),
-      Stream.tap((chunk) =>
-        Effect.sync(() => {
-          counters.inFlight += chunk.length
-        }),
-      ),
       Stream.runForEach((chunk) => sendBatch([...chunk])),
       Effect.forkDaemon,
     )
 
-    const queued = Effect.map(Queue.size(queue), (n) => Math.max(0, n) + counters.inFlight)
+    const queued = Effect.sync(() => counters.accepted - counters.sent - counters.failed)
 
     const flush = (timeout: Duration.DurationInput) =>
       Effect.repeat(queued, {
@@ -163,6 +159,18 @@ export const makeBatching = <E>(options: {
             return ok
           })
 
+    const offer = (event: RequestEvent): Effect.Effect<boolean> =>
+      Effect.suspend(() => {
+        if (closing) return Effect.succeed(false)
+        return Effect.flatMap(Queue.offer(queue, event), (ok) => {
+          if (ok) {
+            counters.accepted += 1
+            return Effect.succeed(true)
+          }
+          return Effect.zipRight(Effect.sleep("1 millis"), offer(event))
+        })
+      })
+
     const stats = Effect.map(
       queued,
       (q): PublisherStats => ({
@@ -174,5 +182,5 @@ export const makeBatching = <E>(options: {
       }),
     )
 
-    return Publisher.of({ publish, stats, flush })
+    return Publisher.of({ publish, offer, stats, flush })
   })

@@ -26,7 +26,7 @@ export const logFormat = Config.literal(
   "pretty",
   "json",
   "logfmt",
-)("LOG_FORMAT").pipe(Config.withDefault("pretty"))
+)("LOG_FORMAT").pipe(Config.withDefault("logfmt"))
 
 /** Whether the real adapters are configured (both variables set), for `npm start`. */
 export const realInfrastructure = Config.all({
