@@ -89,7 +89,7 @@ export const makeBatching = <E>(options: {
         const value = encodeJson(event)
         for (const topic of route(options.topicMap, event)) records.push(outgoing(topic, event, value))
       }
-      return options.send(records).pipe(
+      return Effect.suspend(() => options.send(records)).pipe(
         Effect.tapError((error) =>
           Effect.logWarning("publisher: sending a batch failed; retrying with backoff", {
             events: events.length,

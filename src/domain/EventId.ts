@@ -24,7 +24,7 @@ export const formatUuidV7 = (ms: number, randA: number, randB: number, randC: nu
   const tsHex = hex(Math.max(0, Math.floor(ms)) % 2 ** 48, 12)
   const a = randA & 0xfff // 12 bits
   const b = randB & 0x3fffffff // 30 bits
-  const c = randC & 0xffffffff // 32 bits
+  const c = (randC & 0xffffffff) >>> 0 // 32 bits, unsigned
   const variant = 0x8000 | ((b >>> 16) & 0x3fff)
   return `${tsHex.slice(0, 8)}-${tsHex.slice(8, 12)}-${hex(0x7000 | a, 4)}-${hex(variant, 4)}-${hex(b & 0xffff, 4)}${hex(c, 8)}` as EventId
 }

@@ -86,10 +86,15 @@ export class TopicMapError extends Data.TaggedError("TopicMapError")<{
 export const formatPath = (path: ReadonlyArray<PropertyKey>): string =>
   path.map((k, i) => (typeof k === "number" ? `[${k}]` : i === 0 ? String(k) : `.${String(k)}`)).join("")
 
-const issuesOf = (error: ParseResult.ParseError, prefix: ReadonlyArray<PropertyKey> = []) =>
-  ParseResult.ArrayFormatter.formatErrorSync(error).map(
-    (issue): TopicMapIssue => ({ path: formatPath([...prefix, ...issue.path]), message: issue.message }),
-  )
+/** One issue per field: a union (an optional field) reports each of its members; the first says enough. */
+const issuesOf = (error: ParseResult.ParseError, prefix: ReadonlyArray<PropertyKey> = []) => {
+  const byPath = new Map<string, TopicMapIssue>()
+  for (const issue of ParseResult.ArrayFormatter.formatErrorSync(error)) {
+    const path = formatPath([...prefix, ...issue.path])
+    if (!byPath.has(path)) byPath.set(path, { path, message: issue.message })
+  }
+  return [...byPath.values()]
+}
 
 const decodeFile = Schema.decodeUnknownEither(TopicMapFile, { errors: "all", onExcessProperty: "error" })
 

@@ -1,0 +1,287 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Deferred, Effect, Either, Exit, Fiber, Layer, Schedule } from "effect"
+import { DeadLetters } from "../src/adapters/DeadLetters.ts"
+import { LogStore } from "../src/adapters/LogStore.ts"
+import * as Memory from "../src/adapters/memory/Memory.ts"
+import { MemoryBroker, partitionOf } from "../src/adapters/memory/MemoryBroker.ts"
+import { makeBatching, Publisher } from "../src/adapters/Publisher.ts"
+import { Subscription } from "../src/adapters/Subscription.ts"
+import { decodeRecord, encodeUtf8 } from "../src/domain/Envelope.ts"
+import * as TopicMap from "../src/domain/TopicMap.ts"
+import { synthetic } from "../src/domain/Traffic.ts"
+import { makeStats, runProjector } from "../src/programs/lib/Projector.ts"
+
+const map = TopicMap.defaultMap
+const events = (n: number, seed = 1) => {
+  const next = synthetic(seed, { service: "test" })
+  return Array.from({ length: n }, (_, i) => next(Date.UTC(2026, 10, 24) + i))
+}
+const until = <E, R>(check: Effect.Effect<boolean, E, R>, what: string) =>
+  Effect.repeat(check, { until: (ok) => ok, schedule: Schedule.spaced("5 millis") }).pipe(
+    Effect.timeoutFail({
+      duration: "10 seconds",
+      onTimeout: () => new Error(`timed out waiting for ${what}`),
+    }),
+  )
+
+const pipeline = Layer.mergeAll(
+  Memory.publisherLayer(map),
+  Memory.subscriptionLayer({ maxBatch: 50 }),
+  Memory.deadLettersLayer(map.deadLetter.name),
+  Memory.logStoreLayer,
+).pipe(Layer.provideMerge(MemoryBroker.layer))
+
+describe("in-memory publisher", () => {
+  it.scopedLive("routes every event to its topics, keyed by endpoint, in per-key order", () =>
+    Effect.gen(function* () {
+      const broker = yield* MemoryBroker
+      const publisher = yield* Publisher
+      const sent = events(3000)
+      for (const e of sent) expect(yield* publisher.publish(e)).toBe(true)
+      expect(yield* publisher.flush("5 seconds")).toBe(true)
+      expect((yield* publisher.stats).sent).toBe(3000)
+      const expected = sent.flatMap((e) => TopicMap.route(map, e).map((topic) => ({ topic, id: e.eventId })))
+      const stored = map.topics.flatMap((t) => broker.records(t.name))
+      expect(stored).toHaveLength(expected.length)
+      for (const topic of map.topics) {
+        for (const r of broker.records(topic.name)) {
+          const e = Either.getOrThrow(decodeRecord(r))
+          expect(new TextDecoder().decode(r.key!)).toBe(e.endpoint)
+          expect(r.partition).toBe(partitionOf(e.endpoint, topic.partitions))
+          expect(r.headers["schema-version"]).toBe("1")
+        }
+        // per key, records appear in the order they were published
+        const order = new Map(sent.map((e, i) => [e.eventId, i]))
+        const byKey = new Map<string, Array<number>>()
+        for (const r of broker.records(topic.name)) {
+          const e = Either.getOrThrow(decodeRecord(r))
+          byKey.set(e.endpoint, [...(byKey.get(e.endpoint) ?? []), order.get(e.eventId)!])
+        }
+        for (const seq of byKey.values()) expect(seq).toEqual([...seq].sort((a, b) => a - b))
+      }
+    }).pipe(Effect.provide(Memory.publisherLayer(map).pipe(Layer.provideMerge(MemoryBroker.layer)))),
+  )
+
+  it.scopedLive("drops and counts when the buffer is full, never blocking the caller", () =>
+    Effect.gen(function* () {
+      const gate = yield* Deferred.make<void>()
+      const publisher = yield* makeBatching({
+        topicMap: map,
+        send: () => Deferred.await(gate),
+        batching: { bufferSize: 100, maxBatch: 10, linger: "1 millis" },
+      })
+      const results = yield* Effect.forEach(events(1000), (e) => publisher.publish(e))
+      const accepted = results.filter(Boolean).length
+      const stats = yield* publisher.stats
+      expect(stats.dropped).toBe(1000 - accepted)
+      expect(stats.dropped).toBeGreaterThan(800)
+      expect(stats.accepted).toBe(accepted)
+      expect(stats.queued).toBe(accepted)
+      yield* Deferred.succeed(gate, undefined)
+      expect(yield* publisher.flush("5 seconds")).toBe(true)
+      const after = yield* publisher.stats
+      expect(after).toEqual({ accepted, sent: accepted, failed: 0, dropped: 1000 - accepted, queued: 0 })
+    }),
+  )
+
+  it.scopedLive("offer waits for room instead of dropping", () =>
+    Effect.gen(function* () {
+      let sent = 0
+      const publisher = yield* makeBatching({
+        topicMap: map,
+        send: (records) => Effect.sleep("1 millis").pipe(Effect.tap(() => void (sent += records.length))),
+        batching: { bufferSize: 20, maxBatch: 10, linger: "1 millis" },
+      })
+      for (const e of events(500)) expect(yield* publisher.offer(e)).toBe(true)
+      yield* publisher.flush("10 seconds")
+      const stats = yield* publisher.stats
+      expect(stats).toMatchObject({ accepted: 500, sent: 500, dropped: 0, queued: 0 })
+    }),
+  )
+
+  it.live("retries a failing send with backoff, then delivers", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        let attempts = 0
+        const publisher = yield* makeBatching({
+          topicMap: map,
+          send: () => Effect.suspend(() => (++attempts < 3 ? Effect.fail("broker down") : Effect.void)),
+          batching: { linger: "1 millis" },
+        })
+        yield* publisher.publish(events(1)[0]!)
+        expect(yield* publisher.flush("10 seconds")).toBe(true)
+        expect(attempts).toBe(3)
+        expect((yield* publisher.stats).sent).toBe(1)
+      }),
+    ),
+  )
+
+  it.live("closing flushes what is queued", () =>
+    Effect.gen(function* () {
+      let delivered = 0
+      yield* Effect.scoped(
+        Effect.gen(function* () {
+          const publisher = yield* makeBatching({
+            topicMap: map,
+            send: (records) =>
+              Effect.sleep("2 millis").pipe(Effect.tap(() => void (delivered += records.length))),
+            batching: { maxBatch: 50, linger: "50 millis" },
+          })
+          for (const e of events(400)) yield* publisher.publish(e)
+        }),
+      )
+      expect(delivered).toBe(events(400).flatMap((e) => TopicMap.route(map, e)).length)
+    }),
+  )
+})
+
+describe("in-memory log store", () => {
+  it.effect("stores by eventId once; rollups count new events only; offsets only move forward", () =>
+    Effect.gen(function* () {
+      const store = yield* LogStore
+      const batch = events(1000)
+      const first = yield* store.store(batch, [{ topic: "info-logs", partition: 0, nextOffset: "1000" }])
+      expect(first).toEqual({ inserted: 1000, duplicates: 0 })
+      const again = yield* store.store(
+        [...batch.slice(500), ...events(100, 2)],
+        [{ topic: "info-logs", partition: 0, nextOffset: "400" }],
+      )
+      expect(again).toEqual({ inserted: 100, duplicates: 500 })
+      expect(yield* store.rowCount).toBe(1100)
+      expect((yield* store.summary).events).toBe(1100)
+      expect(yield* store.offsets(["info-logs"])).toEqual([
+        { topic: "info-logs", partition: 0, nextOffset: "1000" },
+      ])
+      yield* store.reset
+      expect(yield* store.rowCount).toBe(0)
+      expect(yield* store.offsets(["info-logs"])).toEqual([])
+    }).pipe(Effect.provide(Memory.logStoreLayer)),
+  )
+})
+
+describe("in-memory subscription", () => {
+  it.live("projects N published events into N rows, fan-out copies stored once", () =>
+    Effect.gen(function* () {
+      const publisher = yield* Publisher
+      const store = yield* LogStore
+      const stats = makeStats()
+      const sent = events(5000)
+      yield* Effect.forEach(sent, (e) => publisher.offer(e), { discard: true })
+      const consumer = yield* Effect.fork(runProjector({ topicMap: map, groupId: "g", stats }))
+      yield* until(
+        Effect.map(store.rowCount, (n) => n === 5000),
+        "5000 rows",
+      )
+      const copies = sent.flatMap((e) => TopicMap.route(map, e)).length - 5000
+      yield* until(
+        Effect.sync(() => stats.duplicates === copies),
+        "fan-out copies",
+      )
+      expect((yield* store.summary).events).toBe(5000)
+      yield* Fiber.interrupt(consumer)
+    }).pipe(Effect.scoped, Effect.provide(pipeline)),
+  )
+
+  it.live("commits only after the store succeeded: a failed batch is read again after restart", () =>
+    Effect.gen(function* () {
+      const broker = yield* MemoryBroker
+      const subscription = yield* Subscription
+      yield* Memory.createTopics(map)
+      for (const e of events(100)) {
+        yield* broker.append([{ topic: "info-logs", key: e.endpoint, value: JSON.stringify(e), headers: {} }])
+      }
+      const seen: Array<string> = []
+      let fail = true
+      const handle = (batch: {
+        readonly records: ReadonlyArray<{ readonly offset: string }>
+        readonly partition: number
+      }) =>
+        Effect.suspend(() => {
+          if (fail && batch.records.length > 0) return Effect.fail("store down" as const)
+          for (const r of batch.records) seen.push(`${batch.partition}/${r.offset}`)
+          return Effect.void
+        })
+      const options = { groupId: "g2", topics: ["info-logs"], startOffsets: () => Effect.succeed([]) }
+      const exit = yield* Effect.exit(subscription.run(options, handle))
+      expect(Exit.isFailure(exit)).toBe(true)
+      expect(broker.committed("g2", { topic: "info-logs", partition: 0 })).toBeUndefined()
+      fail = false
+      const fiber = yield* Effect.fork(subscription.run(options, handle))
+      yield* until(
+        Effect.sync(() => seen.length === 100),
+        "100 records",
+      )
+      yield* Fiber.interrupt(fiber)
+      expect(new Set(seen).size).toBe(100)
+    }).pipe(Effect.scoped, Effect.provide(pipeline)),
+  )
+
+  it.live("resumes from the offsets the store holds, and parks undecodable records with their reason", () =>
+    Effect.gen(function* () {
+      const broker = yield* MemoryBroker
+      const store = yield* LogStore
+      const dead = yield* DeadLetters
+      expect(dead).toBeDefined()
+      yield* Memory.createTopics(map)
+      const all = events(300)
+      for (const e of all.slice(0, 200)) {
+        yield* broker.append([{ topic: "info-logs", key: e.endpoint, value: JSON.stringify(e), headers: {} }])
+      }
+      yield* broker.appendBytes("info-logs", { key: "x", value: encodeUtf8("{not json"), partition: 1 })
+      const stats = makeStats()
+      const first = yield* Effect.fork(runProjector({ topicMap: map, groupId: "g3", stats }))
+      yield* until(
+        Effect.map(store.rowCount, (n) => n === 200),
+        "200 rows",
+      )
+      yield* Fiber.interrupt(first)
+      for (const e of all.slice(200)) {
+        yield* broker.append([{ topic: "info-logs", key: e.endpoint, value: JSON.stringify(e), headers: {} }])
+      }
+      const again = makeStats()
+      const second = yield* Effect.fork(
+        runProjector({ topicMap: map, groupId: "g3-other-group", stats: again }),
+      )
+      yield* until(
+        Effect.map(store.rowCount, (n) => n === 300),
+        "300 rows",
+      )
+      yield* Fiber.interrupt(second)
+      // the new group member started from the stored offsets: only the 100 new records were read
+      expect(again.records).toBe(100)
+      expect(again.duplicates).toBe(0)
+      expect(stats.deadLettered).toBe(1)
+      const [letter] = broker.records(map.deadLetter.name)
+      expect(letter?.headers["dlq-reason"]).toContain("JSON")
+      expect(letter?.headers["dlq-source-topic"]).toBe("info-logs")
+      expect(new TextDecoder().decode(letter!.value!)).toBe("{not json")
+    }).pipe(Effect.scoped, Effect.provide(pipeline)),
+  )
+
+  it.live("two members of a group split the partitions, and one takes over when the other leaves", () =>
+    Effect.gen(function* () {
+      const publisher = yield* Publisher
+      const store = yield* LogStore
+      const a = makeStats()
+      const b = makeStats()
+      const fa = yield* Effect.fork(runProjector({ topicMap: map, groupId: "g4", stats: a }))
+      const fb = yield* Effect.fork(runProjector({ topicMap: map, groupId: "g4", stats: b }))
+      const batch1 = events(2000, 5)
+      yield* Effect.forEach(batch1, (e) => publisher.offer(e), { discard: true })
+      yield* until(
+        Effect.map(store.rowCount, (n) => n === 2000),
+        "2000 rows",
+      )
+      expect(a.records).toBeGreaterThan(0)
+      expect(b.records).toBeGreaterThan(0)
+      yield* Fiber.interrupt(fb)
+      yield* Effect.forEach(events(2000, 6), (e) => publisher.offer(e), { discard: true })
+      yield* until(
+        Effect.map(store.rowCount, (n) => n === 4000),
+        "4000 rows",
+      )
+      expect((yield* store.summary).events).toBe(4000)
+      yield* Fiber.interrupt(fa)
+    }).pipe(Effect.scoped, Effect.provide(pipeline)),
+  )
+})
