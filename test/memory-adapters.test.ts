@@ -89,13 +89,19 @@ describe("in-memory publisher", () => {
       let sent = 0
       const publisher = yield* makeBatching({
         topicMap: map,
-        send: (records) => Effect.sleep("1 millis").pipe(Effect.tap(() => void (sent += records.length))),
+        send: (records) =>
+          Effect.sleep("1 millis").pipe(
+            Effect.tap(() => {
+              sent += records.length
+            }),
+          ),
         batching: { bufferSize: 20, maxBatch: 10, linger: "1 millis" },
       })
       for (const e of events(500)) expect(yield* publisher.offer(e)).toBe(true)
       yield* publisher.flush("10 seconds")
       const stats = yield* publisher.stats
       expect(stats).toMatchObject({ accepted: 500, sent: 500, dropped: 0, queued: 0 })
+      expect(sent).toBe(events(500).flatMap((e) => TopicMap.route(map, e)).length)
     }),
   )
 
@@ -124,7 +130,11 @@ describe("in-memory publisher", () => {
           const publisher = yield* makeBatching({
             topicMap: map,
             send: (records) =>
-              Effect.sleep("2 millis").pipe(Effect.tap(() => void (delivered += records.length))),
+              Effect.sleep("2 millis").pipe(
+                Effect.tap(() => {
+                  delivered += records.length
+                }),
+              ),
             batching: { maxBatch: 50, linger: "50 millis" },
           })
           for (const e of events(400)) yield* publisher.publish(e)
