@@ -38,10 +38,13 @@ export const runDemo = (args: {
   readonly poisonRate: number
   readonly seed: number
   readonly poisonSink: Option.Option<(topic: string, value: Uint8Array) => Effect.Effect<void>>
+  /** Where the summaries go (stdout by default). */
+  readonly print?: (text: string) => Effect.Effect<void>
 }) =>
   Effect.gen(function* () {
     const publisher = yield* Publisher
     const store = yield* LogStore
+    const print = args.print ?? ((text: string) => Console.log(text))
     const stats = makeStats()
     const progress = { produced: 0 }
     let poison = 0
@@ -74,10 +77,10 @@ export const runDemo = (args: {
       lastStored = stats.stored
       lastAt = now
       const all = s.endpoints.reduce((h, e) => mergeHistograms(h, e.histogram), emptyHistogram())
-      yield* Console.log(
+      yield* print(
         `[${((now - started) / 1000).toFixed(0).padStart(4)}s] produced ${int(progress.produced)} | sent ${int(p.sent)} | stored ${int(stats.stored)} | dead-lettered ${int(stats.deadLettered)} | dropped ${int(p.dropped)} | ${int(rate)} ev/s | 5xx ${pct(s.serverErrors, s.events)} 4xx ${pct(s.clientErrors, s.events)} | p50 ${ms(percentile(all, 0.5))} p99 ${ms(percentile(all, 0.99))}`,
       )
-      for (const row of endpointTable(s, 6)) yield* Console.log(row)
+      yield* print(endpointTable(s, 6).join("\n"))
     })
     const reporter = yield* Effect.fork(
       Effect.repeat(line, Schedule.spaced("1 second")).pipe(Effect.delay("1 second")),
@@ -104,7 +107,7 @@ export const runDemo = (args: {
       const s = yield* store.summary
       const p = yield* publisher.stats
       const seconds = ((yield* Clock.currentTimeMillis) - started) / 1000
-      yield* Console.log(
+      yield* print(
         [
           "",
           `apimon demo: final summary after ${seconds.toFixed(1)}s`,
