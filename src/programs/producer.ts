@@ -1,0 +1,103 @@
+/**
+ * The synthetic producer: realistic events (a weighted mix of endpoints and methods, status
+ * codes with their error rates, long-tailed latencies) written straight to the topics of the
+ * map through the Kafka Publisher, at `--rate` per second, for `--duration` seconds or
+ * `--count` events.
+ *
+ *   tsx src/programs/producer.ts --count 100000
+ */
+import { Command, Options } from "@effect/cli"
+import { Clock, Config, Console, Effect, Fiber, Option, Random, Schedule } from "effect"
+import * as Kafka from "../adapters/kafka/index.ts"
+import { Publisher } from "../adapters/Publisher.ts"
+import * as Settings from "../adapters/Settings.ts"
+import { runCli } from "./lib/Main.ts"
+import * as Shared from "./lib/Options.ts"
+import { produce } from "./lib/Producer.ts"
+import { int } from "./lib/Report.ts"
+
+const options = {
+  rate: Options.integer("rate").pipe(
+    Options.withDescription("Events per second; 0 = as fast as Kafka takes them"),
+    Options.withFallbackConfig(Config.integer("PRODUCER_RATE").pipe(Config.withDefault(1000))),
+  ),
+  duration: Options.integer("duration").pipe(
+    Options.withDescription("Stop after this many seconds"),
+    Options.withFallbackConfig(Config.integer("PRODUCER_DURATION")),
+    Options.optional,
+  ),
+  count: Options.integer("count").pipe(
+    Options.withDescription("Stop after this many events"),
+    Options.withFallbackConfig(Config.integer("PRODUCER_COUNT")),
+    Options.optional,
+  ),
+  service: Options.text("service").pipe(
+    Options.withDescription("The service name the events carry"),
+    Options.withFallbackConfig(
+      Config.string("PRODUCER_SERVICE").pipe(Config.withDefault("synthetic-producer")),
+    ),
+  ),
+  seed: Shared.seed,
+  topicMap: Shared.topicMap,
+  brokers: Shared.brokers,
+}
+
+const command = Command.make("producer", options, (args) =>
+  Effect.gen(function* () {
+    if (args.rate < 0) return yield* Effect.fail(new Error("--rate must be ≥ 0"))
+    if (Option.isNone(args.count) && Option.isNone(args.duration) && args.rate === 0) {
+      return yield* Effect.fail(new Error("--rate 0 (unthrottled) needs --count or --duration"))
+    }
+    const topicMap = yield* Shared.loadTopicMap(args.topicMap)
+    const seed = yield* Option.match(args.seed, {
+      onNone: () => Random.nextIntBetween(0, 2 ** 31),
+      onSome: Effect.succeed,
+    })
+    const progress = { produced: 0 }
+    const limit = [
+      Option.map(args.count, (n) => `${int(n)} events`),
+      Option.map(args.duration, (s) => `${s}s`),
+    ]
+      .flatMap(Option.toArray)
+      .join(" or ")
+    yield* Console.log(
+      `apimon producer: ${args.rate === 0 ? "unthrottled" : `${int(args.rate)} events/s`}${limit === "" ? " until Ctrl-C" : ` for ${limit}`} to ${topicMap.topics.map((t) => t.name).join(", ")} (seed ${seed})`,
+    )
+    const started = yield* Clock.currentTimeMillis
+    const report = (final: boolean) =>
+      Effect.gen(function* () {
+        const publisher = yield* Publisher
+        const s = yield* publisher.stats
+        const seconds = ((yield* Clock.currentTimeMillis) - started) / 1000
+        yield* Console.log(
+          `${final ? "done" : `[${seconds.toFixed(0).padStart(4)}s]`} produced ${int(progress.produced)} | sent ${int(s.sent)} | failed ${int(s.failed)} | dropped ${int(s.dropped)} | queued ${int(s.queued)} | ${int(s.sent / Math.max(seconds, 0.001))} events/s`,
+        )
+        return s
+      })
+    const run = Effect.gen(function* () {
+      const publisher = yield* Publisher
+      const reporter = yield* Effect.fork(
+        Effect.repeat(report(false), Schedule.spaced("1 second")).pipe(Effect.delay("1 second")),
+      )
+      yield* produce(
+        { rate: args.rate, count: args.count, durationSeconds: args.duration, seed, service: args.service },
+        progress,
+      )
+      yield* publisher.flush("60 seconds")
+      yield* Fiber.interrupt(reporter)
+      const s = yield* report(true)
+      if (s.failed > 0 || s.dropped > 0) {
+        return yield* Effect.fail(
+          new Error(`${int(s.failed)} events failed and ${int(s.dropped)} were dropped`),
+        )
+      }
+    })
+    const client = Kafka.KafkaClient.layer({
+      brokers: yield* Shared.resolveBrokers(args.brokers),
+      clientId: yield* Settings.kafkaClientId,
+    })
+    return yield* run.pipe(Effect.provide(Kafka.publisherLayer(topicMap, { client })))
+  }),
+).pipe(Command.withDescription("Write synthetic request events to the topics of the map"))
+
+runCli("producer", command)
