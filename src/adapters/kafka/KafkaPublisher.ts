@@ -1,0 +1,116 @@
+/**
+ * The Publisher port on Kafka. The shared batching engine (`makeBatching`) buffers, batches,
+ * counts and retries; this file only sends one batch: a kafkajs `sendBatch` with the records
+ * grouped per topic, key = endpoint (so one endpoint stays in one partition, in order),
+ * value = the event's JSON, headers from the record (schema version), acks from all in-sync
+ * replicas.
+ *
+ * Ordering: batches leave one at a time (the engine awaits each send), and the producer keeps
+ * one request in flight per broker, so records of one key reach their partition in publish
+ * order. The producer is not idempotent: a retried batch may write a record twice, which the
+ * consumer ignores because events are stored by eventId.
+ */
+import { Effect, Layer } from "effect"
+import { CompressionTypes, type Message, Partitioners, type Producer, type TopicMessages } from "kafkajs"
+import type { OutgoingRecord } from "../../domain/Envelope.ts"
+import type { TopicMap } from "../../domain/TopicMap.ts"
+import { type BatchingOptions, makeBatching, Publisher } from "../Publisher.ts"
+import { KafkaAdmin } from "./KafkaAdmin.ts"
+import { KafkaClient, KafkaRequestError } from "./KafkaClient.ts"
+
+export type Compression = "none" | "gzip"
+
+export interface KafkaPublisherOptions {
+  /** Default none: request events are small and the broker is near; gzip costs CPU per batch. */
+  readonly compression?: Compression
+}
+
+/** Groups records per topic, in their order. */
+export const topicMessages = (records: ReadonlyArray<OutgoingRecord>): Array<TopicMessages> => {
+  const byTopic = new Map<string, Array<Message>>()
+  for (const r of records) {
+    let messages = byTopic.get(r.topic)
+    if (messages === undefined) {
+      messages = []
+      byTopic.set(r.topic, messages)
+    }
+    messages.push({ key: r.key, value: r.value, headers: { ...r.headers } })
+  }
+  return [...byTopic].map(([topic, messages]) => ({ topic, messages }))
+}
+
+/**
+ * A connected producer, disconnected when the scope closes. Acquire it before anything that
+ * flushes through it, so that it is released after them.
+ */
+export const acquireProducer = (name: string) =>
+  Effect.gen(function* () {
+    const client = yield* KafkaClient
+    const producer = client.kafka.producer({
+      allowAutoTopicCreation: false,
+      idempotent: false,
+      maxInFlightRequests: 1,
+      createPartitioner: Partitioners.DefaultPartitioner,
+      retry: { initialRetryTime: 200, retries: 4, maxRetryTime: 5_000 },
+    })
+    return yield* Effect.acquireRelease(
+      Effect.as(
+        client.connect(name, () => producer.connect()),
+        producer,
+      ),
+      (p) =>
+        Effect.promise(() => p.disconnect()).pipe(
+          Effect.timeoutOption("10 seconds"),
+          Effect.flatMap((done) =>
+            done._tag === "None"
+              ? Effect.logWarning(`${name}: disconnecting the Kafka producer timed out`)
+              : Effect.logDebug(`${name}: Kafka producer disconnected`),
+          ),
+        ),
+    )
+  })
+
+export const sendBatch = (
+  producer: Producer,
+  batch: Array<TopicMessages>,
+  compression: Compression = "none",
+  operation = "send to Kafka",
+) =>
+  Effect.tryPromise({
+    try: () =>
+      producer.sendBatch({
+        topicMessages: batch,
+        acks: -1,
+        timeout: 30_000,
+        compression: compression === "gzip" ? CompressionTypes.GZIP : CompressionTypes.None,
+      }),
+    catch: (cause) => new KafkaRequestError({ operation, cause }),
+  })
+
+export const make = (
+  topicMap: TopicMap,
+  batching?: Partial<BatchingOptions>,
+  options: KafkaPublisherOptions = {},
+) =>
+  Effect.gen(function* () {
+    const admin = yield* KafkaAdmin
+    yield* admin.ensureTopics([...topicMap.topics, topicMap.deadLetter])
+    // acquired before the engine: its release (disconnect) runs after the engine's flush
+    const producer = yield* acquireProducer("publisher")
+    return yield* makeBatching({
+      topicMap,
+      send: (records) =>
+        records.length === 0
+          ? Effect.void
+          : Effect.asVoid(
+              sendBatch(producer, topicMessages(records), options.compression, "publisher: send"),
+            ),
+      ...(batching === undefined ? {} : { batching }),
+    })
+  })
+
+export const layer = (
+  topicMap: TopicMap,
+  batching?: Partial<BatchingOptions>,
+  options: KafkaPublisherOptions = {},
+) => Layer.scoped(Publisher, make(topicMap, batching, options))
