@@ -1,0 +1,90 @@
+/**
+ * `npm run migrate`: creates the database if it is missing, applies the pending migrations of
+ * `migrations/`, and creates (or updates the password of) the read-only user Grafana reads
+ * with, granted `SELECT` on the database and nothing else. Idempotent: run it on every deploy.
+ *
+ * While the server is unreachable (a container still starting) it retries with backoff for
+ * `--wait` seconds, then fails with one line naming host:port.
+ *
+ *   tsx src/programs/migrate.ts [--url mysql://root@127.0.0.1:3306/apimon] [--wait 30]
+ */
+import { fileURLToPath } from "node:url"
+import { Command, Options } from "@effect/cli"
+import { Config, Console, Duration, Effect, Redacted, Schedule, ScheduleDecision } from "effect"
+import type { LogStoreError } from "../adapters/LogStore.ts"
+import * as Mysql from "../adapters/mysql/MysqlLogStore.ts"
+import * as Settings from "../adapters/Settings.ts"
+import { runCli } from "./lib/Main.ts"
+
+const MIGRATIONS = fileURLToPath(new URL("../../migrations", import.meta.url))
+
+const options = {
+  url: Options.redacted("url").pipe(
+    Options.withDescription(
+      "Server and database, mysql://user:password@host:port/database (default: MYSQL_URL)",
+    ),
+    Options.withFallbackConfig(Settings.mysqlUrl),
+  ),
+  grafanaUser: Options.text("grafana-user").pipe(
+    Options.withDescription(
+      "The read-only user Grafana connects with (default: GRAFANA_DB_USER, else grafana)",
+    ),
+    Options.withFallbackConfig(Config.string("GRAFANA_DB_USER").pipe(Config.withDefault("grafana"))),
+  ),
+  grafanaPassword: Options.redacted("grafana-password").pipe(
+    Options.withDescription(
+      "Its password (default: GRAFANA_DB_PASSWORD, else grafana); prefer the variable: flags show in `ps`",
+    ),
+    Options.withFallbackConfig(
+      Config.redacted("GRAFANA_DB_PASSWORD").pipe(Config.withDefault(Redacted.make("grafana"))),
+    ),
+  ),
+  wait: Options.integer("wait").pipe(
+    Options.withDescription("Seconds to keep retrying while the server is unreachable; 0 = try once"),
+    Options.withFallbackConfig(Config.integer("MIGRATE_WAIT").pipe(Config.withDefault(30))),
+  ),
+}
+
+/**
+ * While the server is unreachable: exponential backoff from 250 ms, at most 5 s apart, for
+ * `seconds` in all, with a warning before each retry. Other errors fail at once.
+ */
+const whileUnreachable = (seconds: number) =>
+  Schedule.exponential("250 millis").pipe(
+    Schedule.modifyDelay((d) => Duration.min(d, Duration.seconds(5))),
+    Schedule.upTo(Duration.seconds(seconds)),
+    Schedule.whileInput((e: LogStoreError) => Mysql.isConnectionError(e.cause)),
+    Schedule.passthrough,
+    Schedule.onDecision((e, decision) =>
+      ScheduleDecision.isContinue(decision)
+        ? Effect.logWarning(`migrate: ${e.message}; retrying`)
+        : Effect.void,
+    ),
+  )
+
+const command = Command.make("migrate", options, (args) =>
+  Effect.gen(function* () {
+    if (args.wait < 0) return yield* Effect.fail(new Error("--wait must be ≥ 0"))
+    const url = args.url
+    // the database, created if missing: also the proof that the server is up
+    const database = yield* Mysql.createDatabase(url).pipe(Effect.retry(whileUnreachable(args.wait)))
+    yield* Effect.gen(function* () {
+      const applied = yield* Mysql.migrate(MIGRATIONS)
+      yield* Console.log(
+        applied.length === 0
+          ? `apimon migrate: ${database} is up to date`
+          : `apimon migrate: ${database}: applied ${applied.join(", ")}`,
+      )
+      yield* Mysql.ensureReadOnlyUser({ user: args.grafanaUser, password: args.grafanaPassword, database })
+      yield* Console.log(
+        `apimon migrate: '${args.grafanaUser}'@'%' may SELECT on ${database}, and nothing else`,
+      )
+    }).pipe(Effect.provide(Mysql.clientLayer(url, { maxConnections: 2 })))
+  }),
+).pipe(
+  Command.withDescription(
+    "Create the database if missing, apply the migrations, and create or update the read-only Grafana user",
+  ),
+)
+
+runCli("migrate", command)

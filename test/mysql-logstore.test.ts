@@ -1,0 +1,524 @@
+/**
+ * The MySQL LogStore against the real MariaDB/MySQL: every test on its own fresh database,
+ * created and migrated with the real migrator, dropped at the end. Skipped locally when the
+ * server is down; under CI=true a missing server fails the run (test/support/services.ts).
+ *
+ * The benchmark at the end runs only with APIMON_BENCH=1:
+ *   APIMON_BENCH=1 npx vitest run test/mysql-logstore.test.ts -t benchmark
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import { NodeContext } from "@effect/platform-node"
+import { MysqlClient } from "@effect/sql-mysql2"
+import { describe, expect, it } from "@effect/vitest"
+import { Config, Context, Effect, Layer, Redacted } from "effect"
+import { LogStoreError, type StoreSummary } from "../src/adapters/LogStore.ts"
+import { makeLogStore } from "../src/adapters/memory/Memory.ts"
+import * as Mysql from "../src/adapters/mysql/MysqlLogStore.ts"
+import type { PartitionOffset } from "../src/adapters/Subscription.ts"
+import { percentile } from "../src/domain/Rollup.ts"
+import { RequestEvent } from "../src/domain/RequestEvent.ts"
+import { synthetic } from "../src/domain/Traffic.ts"
+import { mysql, mysqlServerUrl, uniqueName } from "./support/services.ts"
+
+const svc = await mysql()
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url))
+const MIGRATIONS = path.join(ROOT, "migrations")
+const TABLES = [
+  "api_latency_minute",
+  "api_logs",
+  "api_rollup_minute",
+  "consumer_offsets",
+  "effect_sql_migrations",
+]
+
+const serverUrl = () => mysqlServerUrl().replace(/\/+$/, "")
+const urlOf = (database: string, credentials?: { user: string; password: string }) => {
+  const u = new URL(`${serverUrl()}/${database}`)
+  if (credentials !== undefined) {
+    u.username = encodeURIComponent(credentials.user)
+    u.password = encodeURIComponent(credentials.password)
+  }
+  return Redacted.make(u.href)
+}
+
+/** Synthetic events over ~`n * stepMs` ms (several minutes for the default step). */
+const events = (n: number, seed = 1, stepMs = 97) => {
+  const next = synthetic(seed, { service: "test" })
+  const start = Date.UTC(2026, 10, 24, 12, 0, 0, 0)
+  return Array.from({ length: n }, (_, i) => next(start + i * stepMs))
+}
+
+const batchesOf = <A>(items: ReadonlyArray<A>, size: number) =>
+  Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, (i + 1) * size))
+
+/** A fresh database, migrated, with a client and a store over it; dropped when the scope closes. */
+const freshStore = (options: Mysql.MysqlLogStoreOptions = {}) =>
+  Effect.gen(function* () {
+    const database = uniqueName("apimon_t")
+    const url = urlOf(database)
+    yield* Effect.acquireRelease(Mysql.createDatabase(url), () => Effect.ignore(Mysql.dropDatabase(url)))
+    const context = yield* Layer.build(Mysql.clientLayer(url, { maxConnections: 4 }))
+    const sql = Context.get(context, MysqlClient.MysqlClient)
+    const applied = yield* Mysql.migrate(MIGRATIONS).pipe(
+      Effect.provide(context),
+      Effect.provide(NodeContext.layer),
+    )
+    const store = yield* Mysql.make(options).pipe(Effect.provide(context))
+    return { database, url, sql, store, context, applied }
+  })
+
+const sumOf = (sql: MysqlClient.MysqlClient, table: string) =>
+  Effect.map(sql<{ n: string | number | null }>`SELECT SUM(count) AS n FROM ${sql(table)}`, (rows) =>
+    Number(rows[0]?.n ?? 0),
+  )
+
+const snapshot = (sql: MysqlClient.MysqlClient) =>
+  Effect.all([
+    sql`SELECT CAST(minute AS CHAR) AS minute, service, source, endpoint, method, status_code, level, count, sum_ms, max_ms
+        FROM api_rollup_minute ORDER BY minute, service, source, endpoint, method, status_code, level`,
+    sql`SELECT CAST(minute AS CHAR) AS minute, service, endpoint, method, bucket, lower_ms, upper_ms, count
+        FROM api_latency_minute ORDER BY minute, service, endpoint, method, bucket`,
+  ])
+
+const byEndpoint = (s: StoreSummary) => [...s.endpoints].sort((a, b) => (a.endpoint < b.endpoint ? -1 : 1))
+
+describe.skipIf(!svc.available)("MySQL LogStore", () => {
+  it.scopedLive("migrates a fresh database, and running the migrator again changes nothing", () =>
+    Effect.gen(function* () {
+      const { sql, context, applied } = yield* freshStore()
+      expect(applied).toEqual([
+        "0001_api_logs",
+        "0002_api_rollup_minute",
+        "0003_api_latency_minute",
+        "0004_consumer_offsets",
+      ])
+      const tables = yield* sql<{ t: string }>`SELECT table_name AS t FROM information_schema.tables
+        WHERE table_schema = DATABASE() ORDER BY table_name`
+      expect(tables.map((r) => r.t)).toEqual(TABLES)
+      const again = yield* Mysql.migrate(MIGRATIONS).pipe(
+        Effect.provide(context),
+        Effect.provide(NodeContext.layer),
+      )
+      expect(again).toEqual([])
+      // a migration whose record was lost (see `migrate`) is applied again harmlessly
+      yield* sql`DELETE FROM effect_sql_migrations WHERE migration_id = 4`
+      const redo = yield* Mysql.migrate(MIGRATIONS).pipe(
+        Effect.provide(context),
+        Effect.provide(NodeContext.layer),
+      )
+      expect(redo).toEqual(["0004_consumer_offsets"])
+      const count = yield* sql<{ n: number }>`SELECT COUNT(*) AS n FROM effect_sql_migrations`
+      expect(count[0]?.n).toBe(4)
+    }),
+  )
+
+  it.scopedLive("a failing migration is reported by name and not recorded as applied", () =>
+    Effect.gen(function* () {
+      const { sql, context } = yield* freshStore()
+      // migrations outside the repo: plain ESM importing the repo's own packages by path
+      const dir = mkdtempSync(path.join(tmpdir(), "apimon-migrations-"))
+      yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(dir, { recursive: true, force: true })))
+      const esm = (pkg: string) => path.join(ROOT, "node_modules", pkg, "dist", "esm", "index.js")
+      const migration = (statement: string) =>
+        `import { Effect } from ${JSON.stringify(esm("effect"))}\n` +
+        `import { SqlClient } from ${JSON.stringify(esm("@effect/sql"))}\n` +
+        `export default Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe(${JSON.stringify(statement)}))\n`
+      for (const [file, statement] of [
+        ["0005_extra.js", "CREATE TABLE IF NOT EXISTS extra (id INT PRIMARY KEY)"],
+        ["0006_broken.js", "CREATE TABLE IF NOT EXISTS broken (id INT PRIMARY KEY,"],
+        ["0007_after.js", "CREATE TABLE IF NOT EXISTS after_broken (id INT PRIMARY KEY)"],
+      ] as const)
+        writeFileSync(path.join(dir, file), migration(statement))
+      const run = Mysql.migrate(dir).pipe(Effect.provide(context), Effect.provide(NodeContext.layer))
+      const error = yield* Effect.flip(run)
+      expect(error).toBeInstanceOf(LogStoreError)
+      expect(error.message).toMatch(/migration 0006_broken failed: ER_PARSE_ERROR/)
+      const recorded = yield* sql<{
+        id: number
+      }>`SELECT migration_id AS id FROM effect_sql_migrations ORDER BY 1`
+      expect(recorded.map((r) => r.id)).toEqual([1, 2, 3, 4, 5])
+      // fixed: the next run applies it and the ones after it
+      rmSync(path.join(dir, "0006_broken.js"))
+      writeFileSync(
+        path.join(dir, "0006_fixed.js"),
+        migration("CREATE TABLE IF NOT EXISTS fixed (id INT PRIMARY KEY)"),
+      )
+      expect(yield* run).toEqual(["0006_fixed", "0007_after"])
+    }),
+  )
+
+  it.scopedLive("stores N events as exactly N rows, counted once in the rollups and the histogram", () =>
+    Effect.gen(function* () {
+      // chunks smaller than the batches: several statements per transaction
+      const { sql, store } = yield* freshStore({ chunkSize: 300 })
+      const sent = events(2500)
+      let inserted = 0
+      let offset = 0
+      for (const batch of batchesOf(sent, 500)) {
+        offset += batch.length
+        const result = yield* store.store(batch, [
+          { topic: "info-logs", partition: 0, nextOffset: String(offset) },
+        ])
+        expect(result.duplicates).toBe(0)
+        inserted += result.inserted
+      }
+      expect(inserted).toBe(2500)
+      expect(yield* store.rowCount).toBe(2500)
+      expect(yield* sumOf(sql, "api_rollup_minute")).toBe(2500)
+      expect(yield* sumOf(sql, "api_latency_minute")).toBe(2500)
+      const summary = yield* store.summary
+      expect(summary.events).toBe(2500)
+      expect(summary.endpoints.reduce((n, e) => n + e.histogram.reduce((a, b) => a + b, 0), 0)).toBe(2500)
+      expect(yield* store.offsets(["info-logs"])).toEqual([
+        { topic: "info-logs", partition: 0, nextOffset: "2500" },
+      ])
+      // a row reads back as it was sent
+      const e = sent[1234]!
+      const [row] = yield* sql<Record<string, unknown>>`
+        SELECT request_id, CAST(${sql("timestamp")} AS CHAR) AS ts, service, source, endpoint, method, status_code,
+               response_time_ms, user_agent, level, message
+        FROM api_logs WHERE event_id = ${e.eventId}`
+      expect(row).toEqual({
+        request_id: e.requestId,
+        ts: e.timestamp.toISOString().slice(0, 23).replace("T", " "),
+        service: e.service,
+        source: e.source,
+        endpoint: e.endpoint,
+        method: e.method,
+        status_code: e.statusCode,
+        response_time_ms: e.responseTimeMs,
+        user_agent: e.userAgent,
+        level: e.level,
+        message: e.message ?? null,
+      })
+    }),
+  )
+
+  it.scopedLive(
+    "storing a batch again, or an overlapping one, adds no rows and no counts; offsets only move forward",
+    () =>
+      Effect.gen(function* () {
+        const { sql, store } = yield* freshStore()
+        const sent = events(1500, 2)
+        const at = (nextOffset: number, partition = 0): Array<PartitionOffset> => [
+          { topic: "info-logs", partition, nextOffset: String(nextOffset) },
+        ]
+        expect(yield* store.store(sent.slice(0, 1000), at(1000))).toEqual({ inserted: 1000, duplicates: 0 })
+        const before = yield* snapshot(sql)
+        expect(yield* store.store(sent.slice(0, 1000), at(1000))).toEqual({ inserted: 0, duplicates: 1000 })
+        expect(yield* snapshot(sql)).toEqual(before)
+        expect(yield* store.store(sent.slice(500, 1500), at(1500))).toEqual({
+          inserted: 500,
+          duplicates: 500,
+        })
+        // a stale offset (a replayed older batch) does not move the offset back
+        expect(yield* store.store(sent.slice(0, 10), at(10))).toEqual({ inserted: 0, duplicates: 10 })
+        // copies within one batch count once
+        expect(yield* store.store([sent[0]!, sent[0]!], at(3, 1))).toEqual({ inserted: 0, duplicates: 2 })
+        const fresh = events(1, 99)[0]!
+        expect(yield* store.store([fresh, fresh, fresh], [])).toEqual({ inserted: 1, duplicates: 2 })
+        // offsets alone (a batch of dead letters only)
+        expect(yield* store.store([], at(7, 2))).toEqual({ inserted: 0, duplicates: 0 })
+
+        expect(yield* store.rowCount).toBe(1501)
+        expect(yield* sumOf(sql, "api_rollup_minute")).toBe(1501)
+        expect(yield* sumOf(sql, "api_latency_minute")).toBe(1501)
+        expect(yield* store.offsets(["info-logs", "other"])).toEqual([
+          { topic: "info-logs", partition: 0, nextOffset: "1500" },
+          { topic: "info-logs", partition: 1, nextOffset: "3" },
+          { topic: "info-logs", partition: 2, nextOffset: "7" },
+        ])
+        expect(yield* store.offsets(["other"])).toEqual([])
+        expect(yield* store.offsets([])).toEqual([])
+        // int64 offsets beyond 2^53 survive exactly
+        yield* store.store([], [{ topic: "big", partition: 0, nextOffset: "9007199254740993" }])
+        expect(yield* store.offsets(["big"])).toEqual([
+          { topic: "big", partition: 0, nextOffset: "9007199254740993" },
+        ])
+      }),
+  )
+
+  it.scopedLive("two consumers racing on the same events (fan-out copies) store and count each once", () =>
+    Effect.gen(function* () {
+      const { sql, store } = yield* freshStore()
+      const sent = events(3000, 3)
+      const copies = [...sent].reverse()
+      const results = yield* Effect.all(
+        [
+          Effect.forEach(batchesOf(sent, 250), (b, i) =>
+            store.store(b, [{ topic: "info-logs", partition: 0, nextOffset: String((i + 1) * 250) }]),
+          ),
+          Effect.forEach(batchesOf(copies, 250), (b, i) =>
+            store.store(b, [{ topic: "slow-requests", partition: 0, nextOffset: String((i + 1) * 250) }]),
+          ),
+        ],
+        { concurrency: 2 },
+      )
+      const all = results.flat()
+      expect(all.reduce((n, r) => n + r.inserted, 0)).toBe(3000)
+      expect(all.reduce((n, r) => n + r.duplicates, 0)).toBe(3000)
+      expect(yield* store.rowCount).toBe(3000)
+      expect(yield* sumOf(sql, "api_rollup_minute")).toBe(3000)
+      expect(yield* sumOf(sql, "api_latency_minute")).toBe(3000)
+    }),
+  )
+
+  it.scopedLive(
+    "text with SQL injection, quotes, backslashes, unicode and emoji is stored and read back verbatim",
+    () =>
+      Effect.gen(function* () {
+        const { sql, store } = yield* freshStore()
+        const nasty = [
+          "'; DROP TABLE api_logs; --",
+          '" OR "1"="1',
+          "\\'; DELETE FROM api_rollup_minute; -- \\",
+          "back\\slash \\\\ \\n \\0 \\Z %_ ` ?? ? :name $1",
+          "ünïcödé — 日本語 — עברית — e\u0301",
+          "🚀🔥💥 👩‍👩‍👧‍👦",
+          "tab\tnew\nline\rreturn \u0000 nul",
+          "x".repeat(500) + "🚀",
+        ]
+        const base = events(nasty.length, 4)
+        const sent = nasty.map((text, i) =>
+          RequestEvent.make({
+            ...base[i]!,
+            requestId: text.slice(0, 128),
+            service: text.slice(0, 64),
+            endpoint: text.slice(0, 255),
+            userAgent: text,
+            message: text,
+          }),
+        )
+        expect(yield* store.store(sent, [])).toEqual({ inserted: nasty.length, duplicates: 0 })
+        for (const e of sent) {
+          const rows = yield* sql<Record<string, unknown>>`
+          SELECT request_id, service, endpoint, user_agent, message FROM api_logs WHERE event_id = ${e.eventId}`
+          expect(rows).toEqual([
+            {
+              request_id: e.requestId,
+              service: e.service,
+              endpoint: e.endpoint,
+              user_agent: e.userAgent,
+              message: e.message,
+            },
+          ])
+        }
+        expect(yield* store.rowCount).toBe(nasty.length)
+        const summary = yield* store.summary
+        expect(summary.endpoints.map((e) => e.endpoint).sort()).toEqual(sent.map((e) => e.endpoint).sort())
+        // storing them again is recognised as duplicates (exact, byte-wise comparison)
+        expect(yield* store.store(sent, [])).toEqual({ inserted: 0, duplicates: nasty.length })
+      }),
+  )
+
+  it.scopedLive("the summary matches the in-memory LogStore's for the same batches", () =>
+    Effect.gen(function* () {
+      const { store } = yield* freshStore()
+      const memory = makeLogStore().service
+      const sent = events(4000, 5, 211)
+      const batches = [
+        ...batchesOf(sent.slice(0, 2500), 400),
+        sent.slice(1000, 1700), // overlap
+        ...batchesOf(sent.slice(2500), 333),
+        sent.slice(3990), // overlap at the end
+      ]
+      for (const [i, batch] of batches.entries()) {
+        const offsets = [{ topic: "info-logs", partition: i % 3, nextOffset: String(i * 10) }]
+        const [a, b] = [yield* store.store(batch, offsets), yield* memory.store(batch, offsets)]
+        expect(a).toEqual(b)
+      }
+      const [mine, theirs] = [yield* store.summary, yield* memory.summary]
+      expect(mine.events).toBe(theirs.events)
+      expect(mine.serverErrors).toBe(theirs.serverErrors)
+      expect(mine.clientErrors).toBe(theirs.clientErrors)
+      const [a, b] = [byEndpoint(mine), byEndpoint(theirs)]
+      expect(a.map((e) => e.endpoint)).toEqual(b.map((e) => e.endpoint))
+      for (const [i, e] of a.entries()) {
+        const m = b[i]!
+        expect({ ...e, sumMs: 0 }).toEqual({ ...m, sumMs: 0 })
+        // sums added in a different order: equal up to rounding
+        expect(Math.abs(e.sumMs - m.sumMs)).toBeLessThanOrEqual(1e-9 * Math.max(1, m.sumMs))
+      }
+      expect((yield* store.offsets(["info-logs"])).map((o) => o.nextOffset)).toEqual(
+        [...(yield* memory.offsets(["info-logs"]))]
+          .sort((x, y) => x.partition - y.partition)
+          .map((o) => o.nextOffset),
+      )
+    }),
+  )
+
+  it.scopedLive("percentiles computed in SQL from api_latency_minute equal the domain's estimates", () =>
+    Effect.gen(function* () {
+      const { sql, store } = yield* freshStore()
+      yield* store.store(events(3000, 6, 53), [])
+      const summary = yield* store.summary
+      for (const q of [0.5, 0.95, 0.99]) {
+        // the query documented in migrations/0003_api_latency_minute.ts
+        const rows = yield* sql<{ endpoint: string; p: number }>`
+          WITH h AS (
+            SELECT endpoint, bucket, MIN(lower_ms) AS lower_ms, MAX(upper_ms) AS upper_ms, SUM(count) AS n
+            FROM api_latency_minute
+            GROUP BY endpoint, bucket
+          ), c AS (
+            SELECT endpoint, bucket, lower_ms, upper_ms, n,
+                   SUM(n) OVER (PARTITION BY endpoint ORDER BY bucket) AS running,
+                   SUM(n) OVER (PARTITION BY endpoint) AS total
+            FROM h
+          ), r AS (
+            SELECT c.*, GREATEST(1, CEIL(${q} * total)) AS target,
+                   ROW_NUMBER() OVER (PARTITION BY endpoint ORDER BY bucket) AS k
+            FROM c WHERE running >= GREATEST(1, CEIL(${q} * total))
+          )
+          SELECT endpoint,
+                 lower_ms + (COALESCE(upper_ms, lower_ms) - lower_ms) * (target - (running - n)) / n AS p
+          FROM r WHERE k = 1 ORDER BY endpoint`
+        const expected = byEndpoint(summary)
+        expect(rows.map((r) => r.endpoint)).toEqual(expected.map((e) => e.endpoint))
+        for (const [i, e] of expected.entries()) {
+          // without the max cap (the documented query leaves the overflow bucket at its lower bound)
+          expect(Number(rows[i]!.p)).toBeCloseTo(percentile(e.histogram, q)!, 6)
+        }
+      }
+    }),
+  )
+
+  it.scopedLive(
+    "reset clears rows, rollups, histogram and offsets at once; storing again starts afresh",
+    () =>
+      Effect.gen(function* () {
+        const { sql, store } = yield* freshStore()
+        const sent = events(1200, 7)
+        yield* store.store(sent, [{ topic: "info-logs", partition: 0, nextOffset: "1200" }])
+        yield* store.reset
+        expect(yield* store.rowCount).toBe(0)
+        expect(yield* store.summary).toEqual({ events: 0, serverErrors: 0, clientErrors: 0, endpoints: [] })
+        expect(yield* store.offsets(["info-logs"])).toEqual([])
+        expect(yield* sumOf(sql, "api_latency_minute")).toBe(0)
+        const tables = yield* sql<{ t: string }>`SELECT table_name AS t FROM information_schema.tables
+        WHERE table_schema = DATABASE() ORDER BY table_name`
+        expect(tables.map((r) => r.t)).toEqual(TABLES)
+        // the unique key survived the swap
+        const keys = yield* sql<{ k: string }>`SELECT index_name AS k FROM information_schema.statistics
+        WHERE table_schema = DATABASE() AND table_name = 'api_logs' AND non_unique = 0 ORDER BY index_name`
+        expect(keys.map((r) => r.k)).toEqual(["PRIMARY", "uq_api_logs_event_id"])
+        yield* store.reset // on empty tables too
+        expect(yield* store.store(sent, [])).toEqual({ inserted: 1200, duplicates: 0 })
+        expect(yield* store.store(sent, [])).toEqual({ inserted: 0, duplicates: 1200 })
+        expect(yield* sumOf(sql, "api_rollup_minute")).toBe(1200)
+      }),
+  )
+
+  it.scopedLive("the read-only user can SELECT, and cannot INSERT, UPDATE, DELETE, DROP or CREATE", () =>
+    Effect.gen(function* () {
+      const { database, context, store } = yield* freshStore()
+      yield* store.store(events(10, 8), [])
+      const user = uniqueName("ro").slice(0, 30)
+      const password = "pw'; DROP USER root; -- \\ 🚀"
+      const asRoot = <A, E>(effect: Effect.Effect<A, E, MysqlClient.MysqlClient>) =>
+        Effect.provide(effect, context)
+      yield* Effect.acquireRelease(
+        asRoot(Mysql.ensureReadOnlyUser({ user, password: Redacted.make(password), database })),
+        () =>
+          asRoot(
+            Effect.flatMap(MysqlClient.MysqlClient, (sql) => sql`DROP USER IF EXISTS ${user}@'%'`.unprepared),
+          ).pipe(Effect.ignore),
+      )
+      // idempotent
+      yield* asRoot(Mysql.ensureReadOnlyUser({ user, password: Redacted.make(password), database }))
+
+      const asUser = <A>(pw: string, f: (sql: MysqlClient.MysqlClient) => Effect.Effect<A, unknown>) =>
+        Effect.scoped(
+          Effect.flatMap(
+            Layer.build(Mysql.clientLayer(urlOf(database, { user, password: pw }), { maxConnections: 1 })),
+            (ctx) => f(Context.get(ctx, MysqlClient.MysqlClient)),
+          ),
+        )
+      const rows = yield* asUser(password, (sql) => sql<{ n: number }>`SELECT COUNT(*) AS n FROM api_logs`)
+      expect(rows[0]?.n).toBe(10)
+      const denied = (statement: string) =>
+        Effect.flip(asUser(password, (sql) => sql.unsafe(statement).unprepared)).pipe(
+          Effect.map(Mysql.mysqlCodeOf),
+        )
+      for (const statement of [
+        "INSERT INTO consumer_offsets (topic, `partition`, next_offset, updated_at) VALUES ('t', 0, 1, '2026-01-01')",
+        "UPDATE api_logs SET level = 'DEBUG'",
+        "DELETE FROM api_logs",
+        "DROP TABLE api_logs",
+        "TRUNCATE TABLE api_logs",
+        "CREATE TABLE evil (id INT)",
+      ])
+        expect(yield* denied(statement)).toMatch(/^ER_(TABLEACCESS|DBACCESS|SPECIFIC_ACCESS)_DENIED_ERROR$/)
+      expect(
+        yield* asUser(password, (sql) => sql<{ n: number }>`SELECT COUNT(*) AS n FROM api_logs`),
+      ).toEqual([{ n: 10 }])
+
+      // a new password replaces the old one
+      yield* asRoot(Mysql.ensureReadOnlyUser({ user, password: Redacted.make("second"), database }))
+      expect(yield* asUser("second", (sql) => sql<{ n: number }>`SELECT 1 AS n`)).toEqual([{ n: 1 }])
+      const old = yield* Effect.flip(asUser(password, (sql) => sql`SELECT 1`))
+      expect(Mysql.mysqlCodeOf(old)).toBe("ER_ACCESS_DENIED_ERROR")
+
+      // a user that holds more than SELECT is refused, not silently kept
+      yield* asRoot(
+        Effect.flatMap(
+          MysqlClient.MysqlClient,
+          (sql) => sql`GRANT INSERT ON ${sql(database)}.* TO ${user}@'%'`.unprepared,
+        ),
+      )
+      const excess = yield* Effect.flip(
+        asRoot(Mysql.ensureReadOnlyUser({ user, password: Redacted.make("second"), database })),
+      )
+      expect(excess.message).toMatch(/holds more than SELECT/)
+      expect(excess.message).not.toContain("second")
+    }),
+  )
+
+  it.live("an unreachable server fails with host:port and the error code, never the password", () =>
+    Effect.gen(function* () {
+      const url = Redacted.make("mysql://root:s3cret-pw@127.0.0.1:1/apimon")
+      const error = yield* Effect.flip(
+        Effect.scoped(Layer.build(Mysql.layerWith({ url: Config.succeed(url) }))),
+      )
+      expect(error.message).toContain("127.0.0.1:1")
+      expect(error.message).toContain("ECONNREFUSED")
+      expect(error.message).not.toContain("s3cret-pw")
+      expect(Mysql.isConnectionError(error)).toBe(true)
+      const created = yield* Effect.flip(Mysql.createDatabase(url))
+      expect(created.message).toMatch(
+        /^MySQL at 127\.0\.0\.1:1: creating database apimon failed: ECONNREFUSED/,
+      )
+      expect(created.message).not.toContain("s3cret-pw")
+    }),
+  )
+
+  it.scopedLive.skipIf(!process.env.APIMON_BENCH)(
+    "benchmark: 100k events in batches of 500 and of 1000",
+    () =>
+      Effect.gen(function* () {
+        const sent = events(100_000, 9, 3)
+        for (const size of [500, 1000]) {
+          const { store } = yield* freshStore()
+          const started = performance.now()
+          let offset = 0
+          for (const batch of batchesOf(sent, size)) {
+            offset += batch.length
+            yield* store.store(batch, [{ topic: "info-logs", partition: 0, nextOffset: String(offset) }])
+          }
+          const seconds = (performance.now() - started) / 1000
+          expect(yield* store.rowCount).toBe(100_000)
+          const again = performance.now()
+          for (const batch of batchesOf(sent.slice(0, 20_000), size)) yield* store.store(batch, [])
+          const dupSeconds = (performance.now() - again) / 1000
+          console.log(
+            `batches of ${size}: 100000 events in ${seconds.toFixed(2)}s = ${Math.round(100_000 / seconds)} events/s; ` +
+              `20000 duplicates in ${dupSeconds.toFixed(2)}s = ${Math.round(20_000 / dupSeconds)} events/s`,
+          )
+        }
+      }),
+    600_000,
+  )
+})
