@@ -54,7 +54,7 @@ describe("demo program (in-memory adapters)", () => {
         expect(lines.filter((l) => /^\[\s*\d+s\] produced/.test(l)).length).toBeGreaterThanOrEqual(2)
         const final = lines.join("\n")
         expect(final).toContain("final summary")
-        expect(final).toContain(`stored       ${result.rows.toLocaleString("en-US")} rows`)
+        expect(final).toContain(`stored       ${result.rows.toLocaleString("en-US")} rows added`)
         expect(final).toContain(`dead-letter  ${result.poison.toLocaleString("en-US")} records`)
         expect(final).toContain("ledger       balanced")
         for (const endpoint of ["/products", "/orders", "/health"]) expect(final).toContain(endpoint)

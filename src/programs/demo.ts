@@ -11,8 +11,10 @@ import type { TopicMap } from "../domain/TopicMap.ts"
 import * as Memory from "../adapters/memory/Memory.ts"
 import { MemoryBroker } from "../adapters/memory/MemoryBroker.ts"
 import * as Settings from "../adapters/Settings.ts"
-import * as TopicMapLoader from "../adapters/TopicMapLoader.ts"
+import * as Kafka from "../adapters/kafka/index.ts"
+import * as Mysql from "../adapters/mysql/MysqlLogStore.ts"
 import { runCli } from "./lib/Main.ts"
+import * as Shared from "./lib/Options.ts"
 import { runDemo } from "./lib/Demo.ts"
 import { int } from "./lib/Report.ts"
 
@@ -30,14 +32,8 @@ const options = {
     Options.withDescription("Share of records replaced by undecodable ones, to show the dead-letter path"),
     Options.withFallbackConfig(Config.number("DEMO_POISON_RATE").pipe(Config.withDefault(0.002))),
   ),
-  seed: Options.integer("seed").pipe(
-    Options.withDescription("Seed of the synthetic traffic (default: random)"),
-    Options.optional,
-  ),
-  topicMap: Options.file("topic-map").pipe(
-    Options.withDescription("Topic map file (default: TOPIC_MAP, else ./topics.json, else built-in)"),
-    Options.optional,
-  ),
+  seed: Shared.seed,
+  topicMap: Shared.topicMap,
 }
 
 const memoryLayer = (topicMap: TopicMap) =>
@@ -48,33 +44,54 @@ const memoryLayer = (topicMap: TopicMap) =>
     Memory.logStoreLayer,
   ).pipe(Layer.provideMerge(MemoryBroker.layer))
 
+/** Raw bytes to a topic through a kafkajs producer of its own: the demo's poison records. */
+const kafkaPoisonSink = Effect.gen(function* () {
+  const producer = yield* Kafka.KafkaPublisher.acquireProducer("demo poison")
+  return (topic: string, value: Uint8Array) =>
+    Kafka.KafkaPublisher.sendBatch(producer, [
+      { topic, messages: [{ key: null, value: Buffer.from(value) }] },
+    ]).pipe(Effect.asVoid, Effect.orDie)
+})
+
 const command = Command.make("demo", options, (args) =>
   Effect.gen(function* () {
-    const explicit = Option.orElse(args.topicMap, () => Option.none<string>())
-    const topicMap = yield* TopicMapLoader.load(
-      Option.isSome(explicit) ? explicit : yield* Settings.topicMapPath,
-    )
+    const topicMap = yield* Shared.loadTopicMap(args.topicMap)
     const seed = yield* Option.match(args.seed, {
       onNone: () => Random.nextIntBetween(0, 2 ** 31),
       onSome: Effect.succeed,
     })
+    const real = yield* Settings.realInfrastructure
+    const useReal = Option.isSome(real.kafka) && Option.isSome(real.mysql)
+    const span = Option.match(args.duration, { onNone: () => " until Ctrl-C", onSome: (d) => ` for ${d}s` })
+    const settings = {
+      topicMap,
+      rate: args.rate,
+      durationSeconds: args.duration,
+      poisonRate: args.poisonRate,
+      seed,
+    }
+    if (!useReal) {
+      yield* Console.log(
+        `apimon demo: in-memory Kafka and store (set KAFKA_BROKERS and MYSQL_URL for the real ones), ${int(args.rate)} events/s${span}, topics ${topicMap.topics.map((t) => t.name).join(", ")} (seed ${seed})`,
+      )
+      return yield* Effect.gen(function* () {
+        const broker = yield* MemoryBroker
+        return yield* runDemo({
+          ...settings,
+          poisonSink: Option.some((topic, value) =>
+            Effect.orDie(broker.appendBytes(topic, { key: null, value })),
+          ),
+        })
+      }).pipe(Effect.provide(memoryLayer(topicMap)))
+    }
+    const brokers = yield* Settings.kafkaBrokers
     yield* Console.log(
-      `apimon demo: in-memory Kafka and store, ${int(args.rate)} events/s${Option.match(args.duration, { onNone: () => " until Ctrl-C", onSome: (d) => ` for ${d}s` })}, topics ${topicMap.topics.map((t) => t.name).join(", ")} (seed ${seed})`,
+      `apimon demo: Kafka at ${brokers.join(",")} and MySQL (MYSQL_URL), ${int(args.rate)} events/s${span}, topics ${topicMap.topics.map((t) => t.name).join(", ")} (seed ${seed})`,
     )
-    const layer = memoryLayer(topicMap)
     return yield* Effect.gen(function* () {
-      const broker = yield* MemoryBroker
-      return yield* runDemo({
-        topicMap,
-        rate: args.rate,
-        durationSeconds: args.duration,
-        poisonRate: args.poisonRate,
-        seed,
-        poisonSink: Option.some((topic, value) =>
-          Effect.orDie(broker.appendBytes(topic, { key: null, value })),
-        ),
-      })
-    }).pipe(Effect.provide(layer))
+      const sink = yield* kafkaPoisonSink
+      return yield* runDemo({ ...settings, poisonSink: Option.some(sink) })
+    }).pipe(Effect.scoped, Effect.provide([Kafka.layer(topicMap), Mysql.layer]))
   }),
 ).pipe(Command.withDescription("Run producer and consumer in one process and print a live summary"))
 

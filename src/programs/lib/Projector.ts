@@ -18,6 +18,8 @@ export interface ProjectorStats {
   duplicates: number
   deadLettered: number
   batches: number
+  /** Records behind the partition's end, per "topic/partition", as of its last batch. */
+  readonly lag: Map<string, number>
 }
 
 export const makeStats = (): ProjectorStats => ({
@@ -26,7 +28,11 @@ export const makeStats = (): ProjectorStats => ({
   duplicates: 0,
   deadLettered: 0,
   batches: 0,
+  lag: new Map(),
 })
+
+/** Total records behind over all partitions seen. */
+export const totalLag = (stats: ProjectorStats): number => [...stats.lag.values()].reduce((a, b) => a + b, 0)
 
 /** Handles one batch: decode, dead-letter, store with offsets. */
 export const projectBatch = (batch: Batch, stats: ProjectorStats) =>
@@ -57,6 +63,12 @@ export const projectBatch = (batch: Batch, stats: ProjectorStats) =>
     stats.duplicates += result.duplicates
     stats.deadLettered += letters.length
     stats.batches += 1
+    if (batch.highWatermark !== undefined) {
+      stats.lag.set(
+        `${batch.topic}/${batch.partition}`,
+        Math.max(0, Number(batch.highWatermark) - Number(batch.nextOffset)),
+      )
+    }
   })
 
 /** Runs the consumer until interrupted. */
