@@ -1,10 +1,12 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either, Random, TestClock } from "effect"
+import fc from "fast-check"
 import * as EventId from "../src/domain/EventId.ts"
 import { decodeRecord, type RawRecord } from "../src/domain/Envelope.ts"
 import {
   decodeJson,
   encodeJson,
+  encodeJsonChecked,
   levelOf,
   make,
   MAX_USER_AGENT,
@@ -173,5 +175,38 @@ describe("decodeRecord", () => {
     const event = Either.getOrThrow(decoded)
     expect(event.userAgent).toBe(hostile)
     expect(event).toBeInstanceOf(RequestEvent)
+  })
+})
+
+describe("encodeJson (hot path)", () => {
+  it("writes exactly what the Schema encodes, for any event", () => {
+    const arbitrary = fc
+      .record({
+        eventId: fc.uuid(),
+        requestId: fc.string({ minLength: 1, maxLength: 128 }),
+        timestamp: fc.date({ min: new Date(0), max: new Date(Date.UTC(2100, 0)), noInvalidDate: true }),
+        service: fc.string({ minLength: 1, maxLength: 64 }),
+        source: fc.constantFrom("api" as const, "synthetic" as const),
+        endpoint: fc.string({ minLength: 1, maxLength: 255 }),
+        method: fc.constantFrom("GET" as const, "POST" as const, "DELETE" as const),
+        statusCode: fc.integer({ min: 100, max: 599 }),
+        responseTimeMs: fc.double({ min: 0, max: 1e9, noNaN: true }),
+        userAgent: fc.string({ maxLength: 512 }),
+        level: fc.constantFrom("DEBUG" as const, "INFO" as const, "WARN" as const, "ERROR" as const),
+        message: fc.option(fc.string({ maxLength: 2048 }), { nil: undefined }),
+      })
+      .map(({ message, eventId, ...rest }) =>
+        RequestEvent.make({
+          ...rest,
+          eventId: eventId as RequestEvent["eventId"],
+          ...(message === undefined ? {} : { message }),
+        }),
+      )
+    fc.assert(
+      fc.property(arbitrary, (event) => {
+        expect(encodeJson(event)).toBe(encodeJsonChecked(event))
+      }),
+      { numRuns: 500 },
+    )
   })
 })
