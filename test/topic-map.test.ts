@@ -174,3 +174,22 @@ describe("routing", () => {
     }
   })
 })
+
+describe("topic map errors, all at once", () => {
+  it("reports the file's problems and the plugin entries' problems in one go", () => {
+    const error = issues({
+      partitions: "4",
+      levels: { DEBUG: "d", INFO: "i", WARN: "w" },
+      plugins: [
+        { plugin: "nope", topic: "x" },
+        { plugin: "slow-requests", topic: "s", thresholdMs: "fast" },
+      ],
+    })
+    expect(error.issues.map((i) => i.path)).toEqual([
+      "partitions",
+      "levels.ERROR",
+      "plugins[0].plugin",
+      "plugins[1].thresholdMs",
+    ])
+  })
+})

@@ -97,6 +97,38 @@ const issuesOf = (error: ParseResult.ParseError, prefix: ReadonlyArray<PropertyK
 }
 
 const decodeFile = Schema.decodeUnknownEither(TopicMapFile, { errors: "all", onExcessProperty: "error" })
+const decodeEntry = Schema.decodeUnknownEither(PluginEntry, { errors: "all" })
+
+/** Finds an entry's plugin in the registry and validates its options into a predicate. */
+const compileEntry = (
+  entry: typeof PluginEntry.Type,
+  index: number,
+  registry: ReadonlyArray<TopicPlugin>,
+): Either.Either<EventPredicate, Array<TopicMapIssue>> => {
+  const { plugin: name, topic: _topic, partitions: _partitions, ...options } = entry
+  const plugin = registry.find((p) => p.name === name)
+  if (plugin === undefined) {
+    return Either.left([
+      {
+        path: `plugins[${index}].plugin`,
+        message: `unknown plugin "${name}"; expected one of: ${registry.map((p) => p.name).join(", ")}`,
+      },
+    ])
+  }
+  return Either.mapLeft(plugin.compile(options), (error) => issuesOf(error, ["plugins", index]))
+}
+
+/** The problems of one raw plugin entry (its shape, its plugin name, its options). */
+const checkEntry = (
+  entry: unknown,
+  index: number,
+  registry: ReadonlyArray<TopicPlugin>,
+): Array<TopicMapIssue> =>
+  Either.match(decodeEntry(entry), {
+    onLeft: (error) => issuesOf(error, ["plugins", index]),
+    onRight: (decoded) =>
+      Either.match(compileEntry(decoded, index, registry), { onLeft: (i) => i, onRight: () => [] }),
+  })
 
 /** Validates a parsed map against the registry of plugins and builds the router. */
 export const fromUnknown = (
@@ -105,7 +137,16 @@ export const fromUnknown = (
   registry: ReadonlyArray<TopicPlugin> = builtinPlugins,
 ): Either.Either<TopicMap, TopicMapError> => {
   const file = decodeFile(input)
-  if (Either.isLeft(file)) return Either.left(new TopicMapError({ source, issues: issuesOf(file.left) }))
+  if (Either.isLeft(file)) {
+    // report the plugin entries' own problems too, so that one run shows every mistake
+    const entries =
+      typeof input === "object" && input !== null && "plugins" in input && Array.isArray(input.plugins)
+        ? input.plugins
+        : []
+    const pluginIssues = entries.flatMap((entry: unknown, index) => checkEntry(entry, index, registry))
+    const all = new Map([...issuesOf(file.left), ...pluginIssues].map((i) => [i.path, i]))
+    return Either.left(new TopicMapError({ source, issues: [...all.values()] }))
+  }
   const map = file.right
   const issues: Array<TopicMapIssue> = []
   const plugins: Array<PluginRoute> = []
@@ -113,18 +154,10 @@ export const fromUnknown = (
   for (const topic of Object.values(map.levels)) partitionsOf.set(topic, map.partitions)
 
   map.plugins.forEach((entry, index) => {
-    const { plugin: name, topic, partitions, ...options } = entry
-    const plugin = registry.find((p) => p.name === name)
-    if (plugin === undefined) {
-      issues.push({
-        path: `plugins[${index}].plugin`,
-        message: `unknown plugin "${name}"; expected one of: ${registry.map((p) => p.name).join(", ")}`,
-      })
-      return
-    }
-    const compiled = plugin.compile(options)
+    const { plugin: name, topic, partitions } = entry
+    const compiled = compileEntry(entry, index, registry)
     if (Either.isLeft(compiled)) {
-      issues.push(...issuesOf(compiled.left, ["plugins", index]))
+      issues.push(...compiled.left)
       return
     }
     const wanted = partitions ?? map.partitions

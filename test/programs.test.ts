@@ -1,0 +1,62 @@
+/**
+ * The entrypoints as a user runs them: `--help` works, and a bad topic map stops every program
+ * that reads one with a non-zero exit and a message naming the file, the field and the problem.
+ */
+import { spawnSync } from "node:child_process"
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { describe, expect, it } from "@effect/vitest"
+
+const root = new URL("..", import.meta.url).pathname
+const tsx = join(root, "node_modules/.bin/tsx")
+const programs = ["demo", "producer", "consumer", "migrate", "api", "simulator"].filter((p) =>
+  existsSync(join(root, `src/programs/${p}.ts`)),
+)
+const readsTopicMap = programs.filter((p) => ["demo", "producer", "consumer", "api"].includes(p))
+
+const run = (program: string, args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
+  spawnSync(tsx, [join(root, `src/programs/${program}.ts`), ...args], {
+    cwd: root,
+    env: { ...process.env, ...env, NO_COLOR: "1" },
+    encoding: "utf8",
+    timeout: 60_000,
+  })
+
+describe("programs", () => {
+  it.each(programs)("%s --help prints its usage and exits 0", (program) => {
+    const result = run(program, ["--help"])
+    expect(result.status).toBe(0)
+    expect(result.stdout).toContain("USAGE")
+    expect(result.stdout).toContain(program)
+  })
+
+  const dir = mkdtempSync(join(tmpdir(), "apimon-topics-"))
+  const bad = join(dir, "topics.json")
+  writeFileSync(
+    bad,
+    JSON.stringify({
+      levels: { DEBUG: "d", INFO: "i", WARN: "w" },
+      plugins: [{ plugin: "geo-ip", topic: "geo" }],
+    }),
+  )
+
+  it.each(
+    readsTopicMap,
+  )("%s exits non-zero on a bad topic map, naming the file, the field and the problem", (program) => {
+    const result = run(program, ["--help"].slice(1), { TOPIC_MAP: bad, KAFKA_BROKERS: "127.0.0.1:1" })
+    expect(result.status).toBe(1)
+    expect(result.stderr).toContain(bad)
+    expect(result.stderr).toContain("levels.ERROR: is missing")
+    expect(result.stderr).toContain('plugins[0].plugin: unknown plugin "geo-ip"')
+    // a clean message, not a stack trace
+    expect(result.stderr).not.toMatch(/\n\s+at /)
+  })
+
+  it("a topic map that does not exist is named", () => {
+    const result = run(readsTopicMap[0]!, [], { TOPIC_MAP: join(dir, "missing.json") })
+    expect(result.status).toBe(1)
+    expect(result.stderr).toContain("missing.json")
+    expect(result.stderr).toContain("file not found")
+  })
+})
