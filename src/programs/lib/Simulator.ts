@@ -428,6 +428,7 @@ export const fmtMs = (v: number): string =>
           ? `${v.toFixed(2)}ms`
           : `${v.toFixed(3)}ms`
 
+const round = (v: number, digits: number) => Math.round(v * 10 ** digits) / 10 ** digits
 const rate = (v: number) => (v >= 100 ? int(v) : v.toFixed(1))
 const pad = (s: string, width: number, right = false) => (right ? s.padStart(width) : s.padEnd(width))
 
@@ -651,8 +652,8 @@ export const runSimulator = (options: SimulatorOptions) =>
         version: 1,
         url: options.url,
         startedAt,
-        elapsedSeconds: elapsedMs() / 1000,
-        scheduleSeconds,
+        elapsedSeconds: round(elapsedMs() / 1000, 3),
+        scheduleSeconds: round(scheduleSeconds, 3),
         plan: {
           description: describePlan(plan),
           durationSeconds: plan.totalMs / 1000,
@@ -671,8 +672,8 @@ export const runSimulator = (options: SimulatorOptions) =>
           userAgent: options.userAgent,
           client: transport.name,
         },
-        targetRate,
-        achievedRate,
+        targetRate: round(targetRate, 2),
+        achievedRate: round(achievedRate, 2),
         counts,
         latencyMs: latencyOf(stats.latency),
         statusCodes: Object.fromEntries(
