@@ -1,11 +1,18 @@
+import { createServer } from "node:http"
+import { NodeContext, NodeHttpServer } from "@effect/platform-node"
+import { HttpServer } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Logger, LogLevel, Option } from "effect"
+import * as ApiServer from "../src/adapters/http/ApiServer.ts"
 import { LogStore } from "../src/adapters/LogStore.ts"
 import * as Memory from "../src/adapters/memory/Memory.ts"
 import { MemoryBroker } from "../src/adapters/memory/MemoryBroker.ts"
 import { Publisher } from "../src/adapters/Publisher.ts"
 import * as TopicMap from "../src/domain/TopicMap.ts"
+import * as Workload from "../src/domain/Workload.ts"
 import { runDemo } from "../src/programs/lib/Demo.ts"
+import { produce } from "../src/programs/lib/Producer.ts"
+import { runSimulator } from "../src/programs/lib/Simulator.ts"
 
 const map = TopicMap.defaultMap
 const layer = Layer.mergeAll(
@@ -15,49 +22,117 @@ const layer = Layer.mergeAll(
   Memory.logStoreLayer,
 ).pipe(Layer.provideMerge(MemoryBroker.layer))
 
+const collect = (lines: Array<string>) => (text: string) =>
+  Effect.sync(() => {
+    lines.push(...text.split("\n"))
+  })
+
 describe("demo program (in-memory adapters)", () => {
   it.live(
-    "every produced event is stored once, every poison record dead-lettered, and the summary says so",
+    "synthetic source: every event stored once, every poison record dead-lettered, the summary says so",
     () =>
       Effect.gen(function* () {
         const lines: Array<string> = []
         const broker = yield* MemoryBroker
         const result = yield* runDemo({
           topicMap: map,
-          rate: 1500,
-          durationSeconds: Option.some(3),
-          poisonRate: 0.01,
+          traffic: {
+            name: "synthetic producer",
+            run: Effect.map(
+              produce({
+                rate: 1500,
+                count: Option.none(),
+                durationSeconds: Option.some(3),
+                seed: 1234,
+                service: "t",
+              }),
+              (n) => `  traffic      ${n} synthetic events`,
+            ),
+          },
+          poisonPerSecond: 10,
           seed: 1234,
           poisonSink: Option.some((topic, value) =>
             Effect.orDie(broker.appendBytes(topic, { key: null, value })),
           ),
-          print: (text) =>
-            Effect.sync(() => {
-              lines.push(...text.split("\n"))
-            }),
+          print: collect(lines),
         })
         const store = yield* LogStore
-        const publisher = yield* Publisher
-        const stats = yield* publisher.stats
+        const stats = yield* (yield* Publisher).stats
         // about 1500/s for 3 s
-        expect(result.produced).toBeGreaterThan(3500)
-        expect(result.produced).toBeLessThanOrEqual(4600)
-        expect(result.poison).toBeGreaterThan(0)
-        expect(stats.sent).toBe(result.produced - result.poison)
+        expect(result.events).toBeGreaterThan(3500)
+        expect(result.events).toBeLessThanOrEqual(4600)
+        expect(result.poison).toBeGreaterThan(10)
+        expect(stats.sent).toBe(result.events)
         expect(stats.dropped + stats.failed).toBe(0)
-        expect(result.rows).toBe(stats.sent)
-        expect(yield* store.rowCount).toBe(stats.sent)
+        expect(result.rows).toBe(result.events)
+        expect(yield* store.rowCount).toBe(result.events)
         expect(result.rollupEvents).toBe(result.rows)
         expect(result.deadLettered).toBe(result.poison)
         expect(broker.records(map.deadLetter.name)).toHaveLength(result.poison)
+        expect(result.balanced).toBe(true)
         // the live lines came once a second, the final summary states the same numbers
-        expect(lines.filter((l) => /^\[\s*\d+s\] produced/.test(l)).length).toBeGreaterThanOrEqual(2)
+        expect(lines.filter((l) => /^\[\s*\d+s\] events/.test(l)).length).toBeGreaterThanOrEqual(2)
         const final = lines.join("\n")
         expect(final).toContain("final summary")
         expect(final).toContain(`stored       ${result.rows.toLocaleString("en-US")} rows added`)
-        expect(final).toContain(`dead-letter  ${result.poison.toLocaleString("en-US")} records`)
+        expect(final).toContain(
+          `dead-letter  ${result.poison.toLocaleString("en-US")} of ${result.poison.toLocaleString("en-US")}`,
+        )
         expect(final).toContain("ledger       balanced")
         for (const endpoint of ["/products", "/orders", "/health"]) expect(final).toContain(endpoint)
       }).pipe(Effect.provide(layer), Logger.withMinimumLogLevel(LogLevel.Error)),
+  )
+
+  it.live("api source: the simulator's answered requests are the events stored, once each", () =>
+    Effect.gen(function* () {
+      const lines: Array<string> = []
+      let answered = 0
+      const result = yield* runDemo({
+        topicMap: map,
+        traffic: {
+          name: "simulator → API",
+          run: Effect.gen(function* () {
+            const url = yield* HttpServer.addressFormattedWith((a) => Effect.succeed(a))
+            const summary = yield* runSimulator({
+              url,
+              plan: Workload.constantPlan(300, 2),
+              maxInFlight: 64,
+              badRate: 0.1,
+              timeoutMs: 5000,
+              seed: 7,
+              userAgent: "demo-test",
+              client: "auto",
+              jsonFile: Option.none(),
+              print: () => Effect.void,
+            })
+            answered = summary.counts.ok + summary.counts.clientErrors + summary.counts.serverErrors
+            return `  traffic      ${summary.counts.sent} requests`
+          }),
+        },
+        poisonPerSecond: 5,
+        seed: 7,
+        poisonSink: Option.none(),
+        print: collect(lines),
+      }).pipe(
+        Effect.provide(
+          ApiServer.layer({ seed: 7 }).pipe(
+            Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" })),
+          ),
+        ),
+      )
+      expect(answered).toBeGreaterThan(100)
+      expect(result.events).toBe(answered)
+      expect(result.rows).toBe(answered)
+      expect(result.rollupEvents).toBe(answered)
+      expect(result.balanced).toBe(true)
+      const s = yield* (yield* LogStore).summary
+      // the bad requests show up as client errors in the rollups
+      expect(s.clientErrors).toBeGreaterThan(0)
+      expect(s.serverErrors).toBe(0)
+    }).pipe(
+      Effect.provide(layer),
+      Effect.provide(NodeContext.layer),
+      Logger.withMinimumLogLevel(LogLevel.Error),
+    ),
   )
 })

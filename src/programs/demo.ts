@@ -1,22 +1,32 @@
 /**
- * `npm start`: the whole pipeline in one process. The synthetic producer publishes through
- * the Publisher, the consumer projects every topic of the map into the LogStore, and a live
- * summary prints once a second from the rollups. In-memory adapters by default.
+ * `npm start`: the whole pipeline in one process. The demo API serves the catalogue and logs
+ * every request as an event; the workload simulator drives it with open-loop traffic; the
+ * consumer projects every topic of the map into the LogStore; a live summary prints once a
+ * second from the rollups. In-memory adapters by default; Kafka and MySQL when both
+ * KAFKA_BROKERS and MYSQL_URL are set. `--source synthetic` replaces the API and simulator by
+ * the synthetic producer.
  *
- *   tsx src/programs/demo.ts [--duration 10] [--rate 500]
+ *   tsx src/programs/demo.ts [--duration 10] [--rate 200] [--port 8000]
  */
+import { createServer } from "node:http"
 import { Command, Options } from "@effect/cli"
+import { HttpServer } from "@effect/platform"
+import { NodeHttpServer } from "@effect/platform-node"
 import { Config, Console, Effect, Layer, Option, Random } from "effect"
+import * as Workload from "../domain/Workload.ts"
 import type { TopicMap } from "../domain/TopicMap.ts"
+import * as ApiServer from "../adapters/http/ApiServer.ts"
+import * as Kafka from "../adapters/kafka/index.ts"
 import * as Memory from "../adapters/memory/Memory.ts"
 import { MemoryBroker } from "../adapters/memory/MemoryBroker.ts"
-import * as Settings from "../adapters/Settings.ts"
-import * as Kafka from "../adapters/kafka/index.ts"
 import * as Mysql from "../adapters/mysql/MysqlLogStore.ts"
+import * as Settings from "../adapters/Settings.ts"
+import { runDemo } from "./lib/Demo.ts"
 import { runCli } from "./lib/Main.ts"
 import * as Shared from "./lib/Options.ts"
-import { runDemo } from "./lib/Demo.ts"
+import { produce } from "./lib/Producer.ts"
 import { int } from "./lib/Report.ts"
+import { runSimulator } from "./lib/Simulator.ts"
 
 const options = {
   duration: Options.integer("duration").pipe(
@@ -25,11 +35,21 @@ const options = {
     Options.optional,
   ),
   rate: Options.integer("rate").pipe(
-    Options.withDescription("Synthetic events per second"),
-    Options.withFallbackConfig(Config.integer("DEMO_RATE").pipe(Config.withDefault(500))),
+    Options.withDescription("Requests (or synthetic events) per second"),
+    Options.withFallbackConfig(Config.integer("DEMO_RATE").pipe(Config.withDefault(200))),
+  ),
+  source: Options.choice("source", ["api", "synthetic"]).pipe(
+    Options.withDescription("api: the simulator drives the demo API; synthetic: the producer writes events"),
+    Options.withFallbackConfig(
+      Config.literal("api", "synthetic")("DEMO_SOURCE").pipe(Config.withDefault("api")),
+    ),
+  ),
+  port: Options.integer("port").pipe(
+    Options.withDescription("Port of the demo API (0: any free port)"),
+    Options.withFallbackConfig(Config.integer("API_PORT").pipe(Config.withDefault(8000))),
   ),
   poisonRate: Options.float("poison-rate").pipe(
-    Options.withDescription("Share of records replaced by undecodable ones, to show the dead-letter path"),
+    Options.withDescription("Poison records per event, to show the dead-letter path"),
     Options.withFallbackConfig(Config.number("DEMO_POISON_RATE").pipe(Config.withDefault(0.002))),
   ),
   seed: Shared.seed,
@@ -63,36 +83,79 @@ const command = Command.make("demo", options, (args) =>
     const real = yield* Settings.realInfrastructure
     const useReal = Option.isSome(real.kafka) && Option.isSome(real.mysql)
     const span = Option.match(args.duration, { onNone: () => " until Ctrl-C", onSome: (d) => ` for ${d}s` })
-    const settings = {
-      topicMap,
-      rate: args.rate,
-      durationSeconds: args.duration,
-      poisonRate: args.poisonRate,
-      seed,
+    const where = useReal
+      ? `Kafka at ${(yield* Settings.kafkaBrokers).join(",")} and MySQL (MYSQL_URL)`
+      : "in-memory Kafka and store (set KAFKA_BROKERS and MYSQL_URL for the real ones)"
+
+    const synthetic = {
+      name: "synthetic producer",
+      run: Effect.map(
+        produce({
+          rate: args.rate,
+          count: Option.none(),
+          durationSeconds: args.duration,
+          seed,
+          service: "demo-synthetic",
+        }),
+        (n) => `  traffic      ${int(n)} synthetic events`,
+      ),
     }
-    if (!useReal) {
-      yield* Console.log(
-        `apimon demo: in-memory Kafka and store (set KAFKA_BROKERS and MYSQL_URL for the real ones), ${int(args.rate)} events/s${span}, topics ${topicMap.topics.map((t) => t.name).join(", ")} (seed ${seed})`,
+    const simulated = Effect.gen(function* () {
+      const url = yield* HttpServer.addressFormattedWith((address) =>
+        Effect.succeed(address.replace("0.0.0.0", "127.0.0.1")),
       )
-      return yield* Effect.gen(function* () {
-        const broker = yield* MemoryBroker
-        return yield* runDemo({
-          ...settings,
-          poisonSink: Option.some((topic, value) =>
-            Effect.orDie(broker.appendBytes(topic, { key: null, value })),
-          ),
-        })
-      }).pipe(Effect.provide(memoryLayer(topicMap)))
-    }
-    const brokers = yield* Settings.kafkaBrokers
+      yield* Console.log(`apimon demo: the API is at ${url}: open ${url}/docs; metrics at ${url}/metrics`)
+      const plan = Workload.constantPlan(
+        args.rate,
+        Option.getOrElse(args.duration, () => Workload.MAX_PLAN_MS / 1000),
+      )
+      const summary = yield* runSimulator({
+        url,
+        plan,
+        maxInFlight: 256,
+        badRate: Workload.defaultBadRate,
+        timeoutMs: 5000,
+        seed,
+        userAgent: "apimon-demo-simulator/0.1",
+        client: "auto",
+        jsonFile: Option.none(),
+        print: () => Effect.void,
+      })
+      const c = summary.counts
+      return `  traffic      ${int(c.sent)} requests sent by the simulator: ${int(c.ok)} ok, ${int(c.clientErrors)} 4xx, ${int(c.serverErrors)} 5xx, ${int(c.failed)} failed, ${int(c.missed)} missed; p50 ${summary.latencyMs.p50.toFixed(1)}ms p99 ${summary.latencyMs.p99.toFixed(1)}ms`
+    })
+
     yield* Console.log(
-      `apimon demo: Kafka at ${brokers.join(",")} and MySQL (MYSQL_URL), ${int(args.rate)} events/s${span}, topics ${topicMap.topics.map((t) => t.name).join(", ")} (seed ${seed})`,
+      `apimon demo: ${args.source === "api" ? "simulator → API → topic map" : "synthetic producer → topic map"} → consumer, ${where}, ${int(args.rate)}/s${span}, topics ${topicMap.topics.map((t) => t.name).join(", ")} (seed ${seed})`,
     )
-    return yield* Effect.gen(function* () {
-      const sink = yield* kafkaPoisonSink
-      return yield* runDemo({ ...settings, poisonSink: Option.some(sink) })
-    }).pipe(Effect.scoped, Effect.provide([Kafka.layer(topicMap), Mysql.layer]))
+
+    const api = ApiServer.layer({ seed }).pipe(
+      Layer.provideMerge(NodeHttpServer.layer(createServer, { port: args.port, host: "127.0.0.1" })),
+    )
+    const demo = (sink: (topic: string, value: Uint8Array) => Effect.Effect<void>) => {
+      const base = {
+        topicMap,
+        poisonPerSecond: args.rate * args.poisonRate,
+        seed,
+        poisonSink: Option.some(sink),
+      }
+      return args.source === "synthetic"
+        ? runDemo({ ...base, traffic: synthetic })
+        : runDemo({ ...base, traffic: { name: "simulator → API", run: simulated } }).pipe(Effect.provide(api))
+    }
+    const result = useReal
+      ? yield* Effect.flatMap(kafkaPoisonSink, demo).pipe(
+          Effect.scoped,
+          Effect.provide(Layer.mergeAll(Kafka.layer(topicMap), Mysql.layer)),
+        )
+      : yield* Effect.flatMap(MemoryBroker, (broker) =>
+          demo((topic, value) => Effect.orDie(broker.appendBytes(topic, { key: null, value }))),
+        ).pipe(Effect.provide(memoryLayer(topicMap)))
+    if (!result.balanced)
+      return yield* Effect.fail(new Error("the ledger is not balanced (see the summary above)"))
   }),
-).pipe(Command.withDescription("Run producer and consumer in one process and print a live summary"))
+).pipe(
+  Command.withDescription("Run the API, the simulator and the consumer in one process with a live summary"),
+)
 
 runCli("demo", command)
