@@ -145,6 +145,33 @@ describe("in-memory publisher", () => {
   )
 })
 
+describe("publisher shutdown", () => {
+  it.live(
+    "closing gives up after shutdownTimeout when the broker never answers, counting the rest as failed",
+    () =>
+      Effect.gen(function* () {
+        const publisher = yield* Effect.scoped(
+          Effect.gen(function* () {
+            const publisher = yield* makeBatching({
+              topicMap: map,
+              send: () => Effect.never,
+              batching: { linger: "1 millis", shutdownTimeout: "200 millis" },
+            })
+            for (const e of events(50)) yield* publisher.publish(e)
+            return publisher
+          }),
+        ).pipe(
+          Effect.timeoutFail({
+            duration: "5 seconds",
+            onTimeout: () => new Error("closing the publisher hung"),
+          }),
+        )
+        // the counters outlive the scope: what was left unsent is counted as failed
+        expect(yield* publisher.stats).toMatchObject({ sent: 0, failed: 50 })
+      }),
+  )
+})
+
 describe("in-memory log store", () => {
   it.effect("stores by eventId once; rollups count new events only; offsets only move forward", () =>
     Effect.gen(function* () {

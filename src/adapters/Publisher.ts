@@ -6,7 +6,7 @@
  * `makeBatching` is the engine every implementation shares; an implementation only says
  * how to send one batch of encoded records (Kafka `sendBatch`, or an in-memory log).
  */
-import { Context, type Duration, Effect, Fiber, Option, Queue, Schedule, Stream } from "effect"
+import { Config, Context, type Duration, Effect, Fiber, Option, Queue, Schedule, Stream } from "effect"
 import { type OutgoingRecord, outgoing } from "../domain/Envelope.ts"
 import { encodeJson, type RequestEvent } from "../domain/RequestEvent.ts"
 import { route, type TopicMap } from "../domain/TopicMap.ts"
@@ -60,6 +60,16 @@ export const defaultBatching: BatchingOptions = {
   retryFor: "60 seconds",
   shutdownTimeout: "10 seconds",
 }
+
+/**
+ * Batching settings from the environment: `PUBLISHER_BUFFER_SIZE` (events buffered at most,
+ * default 100 000). Options given in code take precedence.
+ */
+export const batchingConfig: Config.Config<Partial<BatchingOptions>> = Config.option(
+  Config.integer("PUBLISHER_BUFFER_SIZE").pipe(
+    Config.validate({ message: "must be a positive integer", validation: (n) => n > 0 }),
+  ),
+).pipe(Config.map(Option.match({ onNone: () => ({}), onSome: (bufferSize) => ({ bufferSize }) })))
 
 /**
  * A batching, bounded, counting publisher over `send`. Scoped: closing the scope stops
@@ -134,7 +144,8 @@ export const makeBatching = <E>(options: {
     yield* Effect.addFinalizer(() =>
       Effect.gen(function* () {
         closing = true
-        const drained = yield* flush(settings.shutdownTimeout)
+        // finalizers run uninterruptibly: the timeout can only cut the wait if the wait is interruptible
+        const drained = yield* Effect.interruptible(flush(settings.shutdownTimeout))
         if (!drained) {
           const left = yield* queued
           counters.failed += left
@@ -144,6 +155,13 @@ export const makeBatching = <E>(options: {
         }
         yield* Fiber.interrupt(sender)
         yield* Queue.shutdown(queue)
+        // the final figures, once: what an operator (and the drills' ledger) reconciles against
+        yield* Effect.logInfo("publisher: closed", {
+          accepted: counters.accepted,
+          sent: counters.sent,
+          failed: counters.failed,
+          dropped: counters.dropped,
+        })
       }),
     )
 
