@@ -737,6 +737,20 @@ layer(serverWith(capturing), { excludeTestServices: true })("the logging middlew
     }),
   )
 
+  it.effect("a non-standard method is answered 405 and still logged, as OTHER", () =>
+    Effect.gen(function* () {
+      const id = freshId()
+      const reply = yield* send(
+        HttpClientRequest.make("PROPFIND" as HttpMethod.HttpMethod)("/users").pipe(withId(id)),
+      )
+      expect(reply.status).toBe(405)
+      const events = yield* eventsOf(id)
+      expect(events.map((e) => [e.method, e.endpoint, e.statusCode, e.level])).toEqual([
+        ["OTHER", "/users", 405, "WARN"],
+      ])
+    }),
+  )
+
   it.effect("a missing or invalid x-request-id is replaced by a new UUIDv7, echoed and logged", () =>
     Effect.gen(function* () {
       const { events } = yield* Captured

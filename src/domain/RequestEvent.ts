@@ -21,8 +21,22 @@ export const Levels: ReadonlyArray<Level> = Level.literals
 export const Source = Schema.Literal("api", "synthetic")
 export type Source = typeof Source.Type
 
-export const Method = Schema.Literal("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+/** The standard methods; any other (WebDAV's PROPFIND, a typo) is logged as OTHER. */
+export const Method = Schema.Literal(
+  "GET",
+  "HEAD",
+  "POST",
+  "PUT",
+  "PATCH",
+  "DELETE",
+  "OPTIONS",
+  "TRACE",
+  "CONNECT",
+  "OTHER",
+)
 export type Method = typeof Method.Type
+const isMethod = Schema.is(Method)
+export const methodOf = (method: string): Method => (isMethod(method) ? method : "OTHER")
 
 /** A string cut to `max` characters on decode (never rejected for its length). */
 const Truncated = (max: number) =>

@@ -19,10 +19,10 @@
  * `publish` only offers to a bounded buffer and counts a drop when it is full.
  */
 import { HttpApp, HttpServerError, HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { Clock, Effect, Exit, Schema } from "effect"
+import { Clock, Effect, Exit } from "effect"
 import { REQUEST_ID_HEADER, UNMATCHED, validRequestId } from "../../domain/Api.ts"
 import * as EventId from "../../domain/EventId.ts"
-import { Method, make as makeEvent } from "../../domain/RequestEvent.ts"
+import { make as makeEvent, methodOf } from "../../domain/RequestEvent.ts"
 import { Publisher } from "../Publisher.ts"
 import { RequestMetrics } from "./RequestMetrics.ts"
 import { CurrentRequest, type RequestRecord } from "./Routing.ts"
@@ -31,8 +31,6 @@ export interface LoggingOptions {
   /** The event's `service`. */
   readonly service: string
 }
-
-const isMethod = Schema.is(Method)
 
 const statusOfFailure = (cause: Parameters<typeof HttpServerError.causeResponse>[0]) =>
   Effect.map(HttpServerError.causeResponse(cause), ([response]) => response.status)
@@ -58,17 +56,13 @@ export const make = (options: LoggingOptions) =>
         const durationMs = Math.max(0, Number(endNanos - startNanos) / 1e6)
         const route = state.route ?? UNMATCHED
         yield* metrics.record({ method: request.method, route, status, durationMs })
-        if (!isMethod(request.method)) {
-          // the event's schema has no room for this method: counted, never silently lost
-          return yield* metrics.recordUnlogged
-        }
         const event = yield* makeEvent({
           requestId,
           timestamp: new Date(yield* Clock.currentTimeMillis),
           service: options.service,
           source: "api",
           endpoint: route,
-          method: request.method,
+          method: methodOf(request.method),
           statusCode: status,
           responseTimeMs: durationMs,
           userAgent: request.headers["user-agent"] ?? "",
@@ -76,7 +70,12 @@ export const make = (options: LoggingOptions) =>
             status >= 400 ? (state.message ?? interruptionMessage(status) ?? `HTTP ${status}`) : undefined,
         })
         yield* publisher.publish(event)
-      }).pipe(Effect.catchAllCause((cause) => Effect.logWarning("api: could not log a request", cause)))
+      }).pipe(
+        // never silently lost: counted in /metrics as unlogged
+        Effect.catchAllCause((cause) =>
+          Effect.zipRight(metrics.recordUnlogged, Effect.logWarning("api: could not log a request", cause)),
+        ),
+      )
 
     return <E, R>(httpApp: HttpApp.Default<E, R>) =>
       Effect.gen(function* () {
