@@ -170,6 +170,32 @@ describe("publisher shutdown", () => {
         expect(yield* publisher.stats).toMatchObject({ sent: 0, failed: 50 })
       }),
   )
+
+  it.live("closing by interruption (SIGTERM) still flushes what is buffered", () =>
+    Effect.gen(function* () {
+      const sent: Array<number> = []
+      const ready = yield* Deferred.make<Publisher["Type"]>()
+      // the publisher lives in a fiber's scope, as in a program that runMain interrupts
+      const program = yield* Effect.fork(
+        Effect.scoped(
+          Effect.gen(function* () {
+            const publisher = yield* makeBatching({
+              topicMap: map,
+              send: (records) =>
+                Effect.sleep("20 millis").pipe(Effect.tap(() => Effect.sync(() => sent.push(records.length)))),
+              batching: { linger: "1 millis", maxBatch: 10, shutdownTimeout: "5 seconds" },
+            })
+            for (const e of events(50)) yield* publisher.publish(e)
+            yield* Deferred.succeed(ready, publisher)
+            return yield* Effect.never
+          }),
+        ),
+      )
+      const publisher = yield* Deferred.await(ready)
+      yield* Fiber.interrupt(program)
+      expect(yield* publisher.stats).toMatchObject({ accepted: 50, sent: 50, failed: 0, queued: 0 })
+    }),
+  )
 })
 
 describe("in-memory log store", () => {

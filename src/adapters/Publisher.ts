@@ -135,17 +135,20 @@ export const makeBatching = <E>(options: {
 
     const queued = Effect.sync(() => counters.accepted - counters.sent - counters.failed)
 
+    // The wait is interruptible *inside* the timeout, so that the timeout can cut it even in a
+    // finalizer (which runs uninterruptibly). Never wrap the timeout itself in
+    // `Effect.interruptible` there: a scope closed by an interruption (SIGTERM) would then be
+    // interrupted at once, skipping the flush and losing every queued event.
     const flush = (timeout: Duration.DurationInput) =>
       Effect.repeat(queued, {
         until: (n) => n === 0,
         schedule: Schedule.spaced("5 millis"),
-      }).pipe(Effect.timeoutOption(timeout), Effect.map(Option.isSome))
+      }).pipe(Effect.interruptible, Effect.timeoutOption(timeout), Effect.map(Option.isSome))
 
     yield* Effect.addFinalizer(() =>
       Effect.gen(function* () {
         closing = true
-        // finalizers run uninterruptibly: the timeout can only cut the wait if the wait is interruptible
-        const drained = yield* Effect.interruptible(flush(settings.shutdownTimeout))
+        const drained = yield* flush(settings.shutdownTimeout)
         if (!drained) {
           const left = yield* queued
           counters.failed += left
