@@ -182,7 +182,9 @@ describe("publisher shutdown", () => {
             const publisher = yield* makeBatching({
               topicMap: map,
               send: (records) =>
-                Effect.sleep("20 millis").pipe(Effect.tap(() => Effect.sync(() => sent.push(records.length)))),
+                Effect.sleep("20 millis").pipe(
+                  Effect.tap(() => Effect.sync(() => sent.push(records.length))),
+                ),
               batching: { linger: "1 millis", maxBatch: 10, shutdownTimeout: "5 seconds" },
             })
             for (const e of events(50)) yield* publisher.publish(e)
