@@ -6,10 +6,12 @@
  * panel's median time against the 200 ms target.
  *
  *   npm run bench:dashboards -- [--events 10000000 | --quick] [--days 7] [--writers 2]
- *                               [--batch 2000] [--rounds 5] [--skip-load] [--keep]
+ *                               [--batch 2000] [--rounds 5] [--skip-load] [--drop]
+ *                               [--database apimon_bench]
  *
  * The server is BENCH_MYSQL_URL, else TEST_MYSQL_URL, else mysql://root@127.0.0.1:3306; the
- * database is always `apimon_bench` (dropped and re-created unless `--skip-load`).
+ * database is `apimon_bench` unless `--database` names another (dropped and re-created unless
+ * `--skip-load`; kept afterwards for `--skip-load` reruns unless `--drop`).
  *
  * This module also exports what runs a dashboard's SQL the way Grafana does (the tests use
  * it too; a vitest file cannot be imported by a plain script):
@@ -518,6 +520,8 @@ export const runQuery = async (connection: mysql.Connection, sql: string) => {
 // ---------------------------------------------------------------------------------------------
 // The benchmark
 
+export const BENCH_DATABASE = "apimon_bench"
+
 interface Args {
   readonly events: number
   readonly days: number
@@ -526,11 +530,12 @@ interface Args {
   readonly rounds: number
   readonly skipLoad: boolean
   readonly keep: boolean
+  readonly database: string
   readonly help: boolean
 }
 
 const USAGE =
-  "usage: bench:dashboards [--events N | --quick] [--days 7] [--writers 2] [--batch 2000] [--rounds 5] [--skip-load] [--keep]"
+  "usage: bench:dashboards [--events N | --quick] [--days 7] [--writers 2] [--batch 2000] [--rounds 5] [--skip-load] [--drop] [--database apimon_bench]"
 
 const parseArgs = (argv: ReadonlyArray<string>): Args => {
   const args = {
@@ -541,6 +546,7 @@ const parseArgs = (argv: ReadonlyArray<string>): Args => {
     rounds: 5,
     skipLoad: false,
     keep: true,
+    database: BENCH_DATABASE,
     help: false,
   }
   for (let i = 0; i < argv.length; i++) {
@@ -559,13 +565,17 @@ const parseArgs = (argv: ReadonlyArray<string>): Args => {
     else if (flag === "--skip-load") args.skipLoad = true
     else if (flag === "--keep") args.keep = true
     else if (flag === "--drop") args.keep = false
-    else if (flag === "--help" || flag === "-h") args.help = true
+    else if (flag === "--database") {
+      const name = argv[++i] ?? ""
+      if (!/^[A-Za-z0-9_]+$/.test(name))
+        throw new Error(`--database needs a name of letters, digits and _\n${USAGE}`)
+      args.database = name
+    } else if (flag === "--help" || flag === "-h") args.help = true
     else throw new Error(`unknown flag ${flag}\n${USAGE}`)
   }
   return args
 }
 
-export const BENCH_DATABASE = "apimon_bench"
 const serverUrl = () =>
   process.env.BENCH_MYSQL_URL ?? process.env.TEST_MYSQL_URL ?? "mysql://root@127.0.0.1:3306"
 const databaseUrl = (server: string, database: string) => {
@@ -634,7 +644,7 @@ const load = (args: Args, url: Redacted.Redacted<string>) =>
     const client = Mysql.clientLayer(url, { maxConnections: args.writers + 1 })
     return yield* Effect.gen(function* () {
       const applied = yield* Mysql.migrate(MIGRATIONS_DIR)
-      console.log(`migrated ${BENCH_DATABASE}: ${applied.join(", ")}`)
+      console.log(`migrated ${args.database}: ${applied.join(", ")}`)
       const store = yield* Mysql.make()
       const endMs = Math.floor(Date.now() / 60_000) * 60_000
       const spanMs = args.days * 86_400_000
@@ -687,7 +697,23 @@ const RANGES: ReadonlyArray<readonly [string, number]> = [
 const TARGET_MS = 200
 
 const benchQueries = async (args: Args) => {
-  const connection = await grafanaSession(serverUrl(), BENCH_DATABASE)
+  let connection = await grafanaSession(serverUrl(), args.database)
+  /** A query; once more on a new connection if the server dropped this one (a restart). */
+  const timed = async (sql: string) => {
+    for (let attempt = 1; ; attempt++) {
+      const t0 = performance.now()
+      try {
+        const { rows } = await runQuery(connection, sql)
+        return { ms: performance.now() - t0, rows: rows.length }
+      } catch (error) {
+        const code = (error as { code?: string }).code
+        if (attempt > 1 || (code !== "PROTOCOL_CONNECTION_LOST" && code !== "ECONNRESET")) throw error
+        console.log(`\n  connection lost (${code}); reconnecting`)
+        connection.destroy()
+        connection = await grafanaSession(serverUrl(), args.database)
+      }
+    }
+  }
   try {
     await connection.query("ANALYZE TABLE api_logs, api_rollup_minute, api_latency_minute, consumer_offsets")
     const { rows } = await runQuery(
@@ -734,10 +760,9 @@ const benchQueries = async (args: Args) => {
         const sql = expandMacros(q.rawSql, ctx)
         const times: Array<number> = []
         for (let r = 0; r < args.rounds; r++) {
-          const t0 = performance.now()
-          const { rows: out } = await runQuery(connection, sql)
-          times.push(performance.now() - t0)
-          counts[name] = out.length
+          const { ms: took, rows: out } = await timed(sql)
+          times.push(took)
+          counts[name] = out
         }
         ms[name] = median(times)
       }
@@ -779,9 +804,9 @@ const main = (argv: ReadonlyArray<string>) =>
   Effect.gen(function* () {
     const args = parseArgs(argv)
     if (args.help) return console.log(USAGE)
-    const url = Redacted.make(databaseUrl(serverUrl(), BENCH_DATABASE))
+    const url = Redacted.make(databaseUrl(serverUrl(), args.database))
     console.log(
-      `apimon bench:dashboards: ${args.skipLoad ? "existing data" : `${args.events.toLocaleString("en-US")} events over ${args.days} days`} in ${BENCH_DATABASE}, ${args.rounds} rounds per query`,
+      `apimon bench:dashboards: ${args.skipLoad ? "existing data" : `${args.events.toLocaleString("en-US")} events over ${args.days} days`} in ${args.database}, ${args.rounds} rounds per query`,
     )
     if (!args.skipLoad) yield* load(args, url)
     const results = yield* Effect.promise(() => benchQueries(args))
