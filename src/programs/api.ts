@@ -5,7 +5,7 @@
  *
  *   tsx src/programs/api.ts [--port 8000] [--host 0.0.0.0] [--publisher kafka|memory]
  *                           [--topic-map topics.json] [--chaos] [--failure-rate 0.01]
- *                           [--latency-scale 1] [--seed 42]
+ *                           [--latency-scale 1] [--seed 42] [--no-logging]
  *
  * SIGTERM or Ctrl-C closes the scopes in order: the server stops accepting and lets in-flight
  * requests finish, then the publisher flushes what it holds.
@@ -57,6 +57,11 @@ const options = {
     Options.withDescription("Seed of the sample catalogue (API_SEED, default 42)"),
     Options.optional,
   ),
+  noLogging: Options.boolean("no-logging").pipe(
+    Options.withDescription(
+      "Turn the logging middleware off (no events are published): only to measure its cost (npm run bench -- api)",
+    ),
+  ),
 }
 
 const command = Command.make("api", options, (args) =>
@@ -82,6 +87,7 @@ const command = Command.make("api", options, (args) =>
       service: settings.service,
       seed: Option.getOrElse(args.seed, () => settings.seed),
       chaos,
+      logging: !args.noLogging,
     }).pipe(
       Layer.provideMerge(NodeHttpServer.layer(createServer, { port: args.port, host: args.host })),
       Layer.provide(publisher),
@@ -94,9 +100,11 @@ const command = Command.make("api", options, (args) =>
       yield* Console.log(`  docs:    ${local}/docs   (OpenAPI: ${local}/openapi.json)`)
       yield* Console.log(`  metrics: ${local}/metrics   health: ${local}/health`)
       yield* Console.log(
-        kind === "kafka"
-          ? `  events:  Kafka (${Option.getOrElse(brokers, () => "localhost:9092")}), topics ${topicMap.topics.map((t) => t.name).join(", ")}`
-          : "  events:  in memory (KAFKA_BROKERS is unset): they stay in this process; see /metrics",
+        args.noLogging
+          ? "  events:  none (--no-logging: the logging middleware is off)"
+          : kind === "kafka"
+            ? `  events:  Kafka (${Option.getOrElse(brokers, () => "localhost:9092")}), topics ${topicMap.topics.map((t) => t.name).join(", ")}`
+            : "  events:  in memory (KAFKA_BROKERS is unset): they stay in this process; see /metrics",
       )
       if (chaos.enabled)
         yield* Console.log(

@@ -1,0 +1,24 @@
+/** What every part of the bench is given. */
+import * as path from "node:path"
+
+export interface BenchContext {
+  readonly quick: boolean
+  /** Rounds per measurement. */
+  readonly rounds: number
+  /** Where `--cpu-prof` profiles go (profiling on when set). */
+  readonly profileDir: string | undefined
+  /** Prints the children's output. */
+  readonly verbose: boolean
+  /** Measurements gathered by earlier parts (the memory part reads the peaks). */
+  readonly peaks: { consumer: Array<number>; api: Array<number> }
+  readonly log: (line: string) => void
+}
+
+export const MB = 1024 * 1024
+
+/** Node flags that write a CPU profile named after `name` into the profile directory. */
+export const profileFlags = (ctx: BenchContext, name: string): ReadonlyArray<string> =>
+  ctx.profileDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${path.join(ctx.profileDir, name)}`]
+
+export const unique = (prefix: string) =>
+  `${prefix}-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6).toString(36)}`

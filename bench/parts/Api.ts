@@ -1,0 +1,72 @@
+/**
+ * Part 2, API overhead: the API under a closed-loop load (autocannon, the same connections
+ * and the same request mix) with the logging middleware publishing every request to the real
+ * broker, against the same API with logging off (`--no-logging`). Both servers run side by
+ * side; rounds alternate between them (and which goes first) so drift touches both alike.
+ */
+import { type LoadResult, load, startApi } from "../lib/Api.ts"
+import { type BenchContext, MB } from "../lib/Context.ts"
+import { createTopic, deleteTopics, topicMapFile } from "../lib/Services.ts"
+import { atLeast, info, series } from "../lib/Stats.ts"
+import type { PartResult } from "../lib/Table.ts"
+
+const TOPIC = "apimon-bench-api"
+export const CONNECTIONS = 32
+
+export const run = async (ctx: BenchContext): Promise<PartResult> => {
+  const seconds = ctx.quick ? 2 : 8
+  await deleteTopics([TOPIC, `${TOPIC}-dead-letters`])
+  await createTopic(TOPIC, 4)
+  const map = topicMapFile(TOPIC)
+  const on = await startApi(ctx, { port: 18431, map, logging: true, profile: "api" })
+  const off = await startApi(ctx, { port: 18432, map, logging: false })
+  try {
+    // warm-up: JIT, connections, the producer's first metadata request
+    await load(18431, CONNECTIONS, ctx.quick ? 1 : 2)
+    await load(18432, CONNECTIONS, ctx.quick ? 1 : 2)
+    const rounds: Record<"on" | "off", Array<LoadResult>> = { on: [], off: [] }
+    for (let r = 1; r <= ctx.rounds; r++) {
+      const order = r % 2 === 1 ? (["on", "off"] as const) : (["off", "on"] as const)
+      for (const which of order) {
+        const x = await load(which === "on" ? 18431 : 18432, CONNECTIONS, seconds)
+        rounds[which].push(x)
+        ctx.log(
+          `    round ${r} logging ${which.padEnd(3)}  ${Math.round(x.rps).toLocaleString("en-US")} req/s, p50 ${x.p50} ms, p99 ${x.p99} ms${x.errors > 0 ? `, ${x.errors} errors` : ""}`,
+        )
+      }
+    }
+    const s = {
+      onRps: series(rounds.on.map((x) => x.rps)),
+      offRps: series(rounds.off.map((x) => x.rps)),
+      onP50: series(rounds.on.map((x) => x.p50)),
+      offP50: series(rounds.off.map((x) => x.p50)),
+      onP99: series(rounds.on.map((x) => x.p99)),
+      offP99: series(rounds.off.map((x) => x.p99)),
+    }
+    const peakOn = on.peakRss()
+    ctx.peaks.api.push(peakOn)
+    return {
+      part: "api",
+      title: `API overhead: closed loop, ${CONNECTIONS} connections, ${seconds} s per round, the simulator's request mix (autocannon)`,
+      rows: [
+        { name: "logging on (Kafka) throughput", unit: "req/s", series: s.onRps },
+        { name: "logging off throughput", unit: "req/s", series: s.offRps },
+        { name: "logging on p50", unit: "ms", series: s.onP50 },
+        { name: "logging off p50", unit: "ms", series: s.offP50 },
+        { name: "logging on p99", unit: "ms", series: s.onP99 },
+        { name: "logging off p99", unit: "ms", series: s.offP99 },
+      ],
+      checks: [
+        atLeast("throughput on ÷ off", s.onRps.median / s.offRps.median, 0.9),
+        info("added p50 latency", s.onP50.median - s.offP50.median, "ms"),
+        info("added p99 latency", s.onP99.median - s.offP99.median, "ms"),
+        info("API peak RSS (logging on)", peakOn / MB, "MB"),
+      ],
+      notes: [],
+      raw: { connections: CONNECTIONS, seconds, rounds, peakRss: { on: peakOn, off: off.peakRss() } },
+    }
+  } finally {
+    await Promise.all([on.stop(), off.stop()])
+    await deleteTopics([TOPIC, `${TOPIC}-dead-letters`])
+  }
+}

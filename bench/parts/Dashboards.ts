@@ -1,0 +1,66 @@
+/**
+ * Part 6, dashboards: bench/dashboards.ts in its quick mode (200,000 events over 7 days in
+ * its own database, every panel's SQL over 1 h, 24 h and 7 d, median of its rounds), read
+ * back into the suite's table.
+ */
+import { existsSync } from "node:fs"
+import type { BenchContext } from "../lib/Context.ts"
+import { runToEnd, script, spawnTs } from "../lib/Proc.ts"
+import { atLeast, atMost, info } from "../lib/Stats.ts"
+import type { PartResult } from "../lib/Table.ts"
+
+export const run = async (ctx: BenchContext): Promise<PartResult> => {
+  if (!existsSync(script("bench", "dashboards.ts"))) {
+    return {
+      part: "dashboards",
+      title: "Dashboards: bench/dashboards.ts is not there; skipped",
+      rows: [],
+      checks: [],
+      notes: [],
+      raw: { skipped: true },
+    }
+  }
+  const out = await runToEnd(
+    spawnTs(
+      "bench:dashboards",
+      "bench/dashboards.ts",
+      ["--quick", ...(ctx.quick ? ["--events", "100000", "--rounds", "1"] : ["--rounds", "3"]), "--drop"],
+      { echo: ctx.verbose },
+    ),
+    900_000,
+  )
+  // "<dashboard> <panel> <1h> <24h> <7d>  PASS|BELOW TARGET (...)"
+  const rows = out
+    .map((l) => /^(\S+)\s+(.+?)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+(PASS|BELOW TARGET.*)$/.exec(l))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => ({ dashboard: m[1]!, panel: m[2]!, ms: [Number(m[3]), Number(m[4]), Number(m[5])] }))
+  if (rows.length === 0) throw new Error(`bench:dashboards printed no results:\n${out.slice(-5).join("\n")}`)
+  const worst = rows.reduce((a, b) => (Math.max(...b.ms) > Math.max(...a.ms) ? b : a))
+  const within = rows.filter((r) => Math.max(...r.ms) <= 200).length
+  const loaded = out.find((l) => l.startsWith("loaded "))
+  return {
+    part: "dashboards",
+    title: `Dashboards: every panel's SQL over 1 h, 24 h and 7 d (bench:dashboards --quick${ctx.quick ? " --events 100000 --rounds 1" : ", median of 3 rounds"})`,
+    rows: [],
+    checks: [
+      atLeast(
+        "queries within 200 ms on every range",
+        within / rows.length,
+        1,
+        "×",
+        `${within} of ${rows.length}`,
+      ),
+      atMost("slowest query", Math.max(...worst.ms), 200, "ms", `${worst.dashboard}: ${worst.panel}`),
+      info(
+        "median query (7 d)",
+        [...rows.map((r) => r.ms[2]!)].sort((a, b) => a - b)[rows.length >> 1]!,
+        "ms",
+      ),
+    ],
+    notes: [
+      ...(loaded === undefined ? [] : [loaded]),
+      "full size (10M events): npm run bench:dashboards (not part of this suite: its load alone takes minutes)",
+    ],
+    raw: { queries: rows },
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * Part 5, memory: the peak RSS (the kernel's high-water mark) of the consumer and of the API
+ * under the loads above: the consumer parts' runs, the API overhead load and the freshness run.
+ * Run alone, it drives one consumer run over the quick topic and one API load of its own.
+ */
+import { CONNECTIONS } from "./Api.ts"
+import { load, startApi } from "../lib/Api.ts"
+import { type BenchContext, MB } from "../lib/Context.ts"
+import { createTopic, deleteTopics, freshDatabase, topicMapFile } from "../lib/Services.ts"
+import { atMost, series } from "../lib/Stats.ts"
+import type { PartResult } from "../lib/Table.ts"
+import { apimonConsumerRound, preparedTopic, QUICK_EVENTS } from "./Consumer.ts"
+
+export const run = async (ctx: BenchContext): Promise<PartResult> => {
+  const notes: Array<string> = []
+  if (ctx.peaks.consumer.length === 0) {
+    notes.push(
+      `consumer: one run of its own over ${QUICK_EVENTS.toLocaleString("en-US")} pre-produced events`,
+    )
+    const topic = await preparedTopic(ctx, QUICK_EVENTS)
+    await freshDatabase("apimon_bench_consumer")
+    ctx.peaks.consumer.push((await apimonConsumerRound(ctx, topic, QUICK_EVENTS)).peakRss)
+  }
+  if (ctx.peaks.api.length === 0) {
+    notes.push(`API: one closed-loop load of its own (${CONNECTIONS} connections, logging to Kafka)`)
+    const topic = "apimon-bench-memory"
+    await deleteTopics([topic])
+    await createTopic(topic, 4)
+    const api = await startApi(ctx, { port: 18434, map: topicMapFile(topic), logging: true })
+    try {
+      await load(18434, CONNECTIONS, ctx.quick ? 5 : 15)
+      ctx.peaks.api.push(api.peakRss())
+    } finally {
+      await api.stop()
+      await deleteTopics([topic, `${topic}-dead-letters`])
+    }
+  }
+  const consumer = series(ctx.peaks.consumer.map((b) => b / MB))
+  const api = series(ctx.peaks.api.map((b) => b / MB))
+  return {
+    part: "memory",
+    title: "Memory: peak RSS (VmHWM) of each run of the programs under the loads above",
+    rows: [
+      {
+        name: "consumer peak RSS",
+        unit: "MB",
+        series: consumer,
+        note: "each consumer run (throughput rounds, freshness)",
+      },
+      {
+        name: "API peak RSS",
+        unit: "MB",
+        series: api,
+        note: "each API run under load (overhead, freshness)",
+      },
+    ],
+    checks: [
+      atMost("consumer peak RSS (highest run)", consumer.max, 250, "MB"),
+      atMost("API peak RSS (highest run)", api.max, 200, "MB"),
+    ],
+    notes: [
+      ...notes,
+      "programs run as in production (node --import tsx, compose.yaml): the TypeScript loader is part of the figure",
+    ],
+    raw: { consumerMB: consumer.values, apiMB: api.values },
+  }
+}
