@@ -10,7 +10,18 @@ import { readFileSync, writeFileSync } from "node:fs"
 const path = new URL("../../package-lock.json", import.meta.url)
 const lock = JSON.parse(readFileSync(path, "utf8"))
 const packages = lock.packages
-const OS = ["darwin", "linux", "win32", "freebsd", "openbsd", "netbsd", "android", "openharmony", "sunos", "aix"]
+const OS = [
+  "darwin",
+  "linux",
+  "win32",
+  "freebsd",
+  "openbsd",
+  "netbsd",
+  "android",
+  "openharmony",
+  "sunos",
+  "aix",
+]
 const CPU = ["arm64", "x64", "arm", "ia32", "loong64", "ppc64", "riscv64", "s390x", "mips64el", "wasm32"]
 let added = 0
 for (const [key, entry] of Object.entries(packages)) {
@@ -20,7 +31,11 @@ for (const [key, entry] of Object.entries(packages)) {
     if (packages[target] !== undefined || packages[nested] !== undefined) continue
     const tokens = name.split("/").pop().split(/[-_]/)
     const os = OS.filter((o) => tokens.includes(o))
-    const cpu = CPU.filter((c) => tokens.includes(c) || (c === "arm" && tokens.some((t) => /^arm(eabi|gnueabihf|musleabihf)?$/.test(t))))
+    const cpu = CPU.filter(
+      (c) =>
+        tokens.includes(c) ||
+        (c === "arm" && tokens.some((t) => /^arm(eabi|gnueabihf|musleabihf)?$/.test(t))),
+    )
     if (os.length === 0) continue // not a platform build: leave it to npm
     packages[target] = {
       version: version.replace(/^[\^~=]/, ""),
@@ -32,7 +47,9 @@ for (const [key, entry] of Object.entries(packages)) {
     added += 1
   }
 }
-const sorted = Object.fromEntries(Object.entries(packages).sort(([a], [b]) => (a === "" ? -1 : b === "" ? 1 : a.localeCompare(b))))
+const sorted = Object.fromEntries(
+  Object.entries(packages).sort(([a], [b]) => (a === "" ? -1 : b === "" ? 1 : a.localeCompare(b))),
+)
 lock.packages = sorted
 writeFileSync(path, `${JSON.stringify(lock, null, 2)}\n`)
 console.log(`complete-lock: added ${added} placeholder entries for other platforms' optional builds`)
