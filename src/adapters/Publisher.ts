@@ -5,8 +5,20 @@
  *
  * `makeBatching` is the engine every implementation shares; an implementation only says
  * how to send one batch of encoded records (Kafka `sendBatch`, or an in-memory log).
+ *
+ * The engine's hot path is plain code (measured with `npm run bench -- producer --profile`):
+ * the buffer is an array with a head index, `publish` is one `Effect.sync`, and the sender
+ * parks on a callback when the buffer is empty. The first version (an Effect `Queue` read by
+ * `Stream.groupedWithin`) spent ~17 µs per event in the Effect runtime, more than encoding
+ * and sending together; this one spends < 1 µs.
+ *
+ * Lanes: a batch is split by key (`lanes` of them, a key always in the same lane); each lane
+ * sends its part of a batch only after its part of the previous batch was acknowledged, while
+ * other lanes' parts, and the encoding of the next batch, go on. So up to `lanes` sends are in
+ * flight, and the records of one key still reach the broker one batch after the other, in
+ * publish order, retries included.
  */
-import { Config, Context, type Duration, Effect, Fiber, Option, Queue, Schedule, Stream } from "effect"
+import { Config, Context, Duration, Effect, Fiber, Option, Schedule } from "effect"
 import { type OutgoingRecord, outgoing } from "../domain/Envelope.ts"
 import { encodeJson, type RequestEvent } from "../domain/RequestEvent.ts"
 import { route, type TopicMap } from "../domain/TopicMap.ts"
@@ -51,6 +63,11 @@ export interface BatchingOptions {
   readonly retryFor: Duration.DurationInput
   /** How long closing the publisher waits for the buffer to drain. */
   readonly shutdownTimeout: Duration.DurationInput
+  /**
+   * Sends in flight at most, each for its own share of the keys (see the header). 1 keeps a
+   * single send in flight: the order of all records, not only of each key's, is kept.
+   */
+  readonly lanes: number
 }
 
 export const defaultBatching: BatchingOptions = {
@@ -59,6 +76,7 @@ export const defaultBatching: BatchingOptions = {
   linger: "20 millis",
   retryFor: "60 seconds",
   shutdownTimeout: "10 seconds",
+  lanes: 1,
 }
 
 /**
@@ -71,6 +89,13 @@ export const batchingConfig: Config.Config<Partial<BatchingOptions>> = Config.op
   ),
 ).pipe(Config.map(Option.match({ onNone: () => ({}), onSome: (bufferSize) => ({ bufferSize }) })))
 
+/** The lane of a key: FNV-1a of its UTF-16 code units, modulo `lanes`. */
+export const laneOf = (key: string, lanes: number): number => {
+  let h = 0x811c9dc5
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193)
+  return (h >>> 0) % lanes
+}
+
 /**
  * A batching, bounded, counting publisher over `send`. Scoped: closing the scope stops
  * accepting, flushes (up to `shutdownTimeout`) and stops the sender.
@@ -82,7 +107,76 @@ export const makeBatching = <E>(options: {
 }) =>
   Effect.gen(function* () {
     const settings = { ...defaultBatching, ...options.batching }
-    const queue = yield* Queue.dropping<RequestEvent>(settings.bufferSize)
+    const lanes = Math.max(1, Math.floor(settings.lanes))
+    const lingerMs = Duration.toMillis(settings.linger)
+    // the buffer: events accepted and not yet taken by the sender, from `head` on
+    let buffer: Array<RequestEvent> = []
+    let head = 0
+    const size = () => buffer.length - head
+    // the sender parked until there are events (or a full batch), and `offer`s parked until there is room
+    let onEvents: (() => void) | undefined
+    let onFull: (() => void) | undefined
+    let onRoom: Array<() => void> = []
+    const signal = (f: (() => void) | undefined) => {
+      if (f !== undefined) f()
+    }
+    const awaitEvents = Effect.async<void>((resume) => {
+      if (size() > 0) return resume(Effect.void)
+      onEvents = () => {
+        onEvents = undefined
+        resume(Effect.void)
+      }
+      return Effect.sync(() => {
+        onEvents = undefined
+      })
+    })
+    const awaitFull = Effect.async<void>((resume) => {
+      if (size() >= settings.maxBatch) return resume(Effect.void)
+      onFull = () => {
+        onFull = undefined
+        resume(Effect.void)
+      }
+      return Effect.sync(() => {
+        onFull = undefined
+      })
+    })
+    const awaitRoom = Effect.async<void>((resume) => {
+      const waiter = () => resume(Effect.void)
+      onRoom.push(waiter)
+      return Effect.sync(() => {
+        onRoom = onRoom.filter((w) => w !== waiter)
+      })
+    })
+    const releaseRoom = () => {
+      const waiters = onRoom
+      onRoom = []
+      for (const w of waiters) w()
+    }
+    const accept = (event: RequestEvent) => {
+      buffer.push(event)
+      counters.accepted += 1
+      const n = size()
+      if (n === 1) signal(onEvents)
+      if (n >= settings.maxBatch) signal(onFull)
+    }
+    /** The next batch: waits for a first event, then up to `linger` for the batch to fill. */
+    const take = Effect.gen(function* () {
+      if (size() === 0) yield* awaitEvents
+      if (size() < settings.maxBatch && lingerMs > 0)
+        yield* Effect.raceFirst(Effect.sleep(lingerMs), awaitFull)
+      const n = Math.min(size(), settings.maxBatch)
+      const batch = buffer.slice(head, head + n)
+      head += n
+      if (head === buffer.length) {
+        buffer = []
+        head = 0
+      } else if (head >= 4096 && head * 2 >= buffer.length) {
+        buffer = buffer.slice(head)
+        head = 0
+      }
+      releaseRoom()
+      return batch
+    })
     // queued = accepted - sent - failed: counted at both ends, so no event is ever in between unseen
     const counters = { accepted: 0, sent: 0, failed: 0, dropped: 0 }
     let closing = false
@@ -93,7 +187,7 @@ export const makeBatching = <E>(options: {
       Schedule.upTo(settings.retryFor),
     )
 
-    const sendBatch = (events: ReadonlyArray<RequestEvent>) => {
+    const sendPart = (events: ReadonlyArray<RequestEvent>) => {
       const records: Array<OutgoingRecord> = []
       for (const event of events) {
         const value = encodeJson(event)
@@ -127,11 +221,22 @@ export const makeBatching = <E>(options: {
       )
     }
 
-    const sender = yield* Stream.fromQueue(queue).pipe(
-      Stream.groupedWithin(settings.maxBatch, settings.linger),
-      Stream.runForEach((chunk) => sendBatch([...chunk])),
-      Effect.forkDaemon,
-    )
+    // each lane's send in flight (its part of the previous batch)
+    const inFlight: Array<Fiber.Fiber<void> | undefined> = Array.from({ length: lanes }, () => undefined)
+    const sendBatch = (events: ReadonlyArray<RequestEvent>) =>
+      Effect.gen(function* () {
+        const parts: Array<Array<RequestEvent>> = Array.from({ length: lanes }, () => [])
+        for (const event of events) parts[lanes === 1 ? 0 : laneOf(event.endpoint, lanes)]!.push(event)
+        for (let lane = 0; lane < lanes; lane++) {
+          const part = parts[lane]!
+          if (part.length === 0) continue
+          const previous = inFlight[lane]
+          if (previous !== undefined) yield* Fiber.await(previous)
+          inFlight[lane] = yield* Effect.fork(sendPart(part))
+        }
+      })
+
+    const sender = yield* Effect.forever(Effect.flatMap(take, sendBatch)).pipe(Effect.forkDaemon)
 
     const queued = Effect.sync(() => counters.accepted - counters.sent - counters.failed)
 
@@ -157,7 +262,7 @@ export const makeBatching = <E>(options: {
           })
         }
         yield* Fiber.interrupt(sender)
-        yield* Queue.shutdown(queue)
+        releaseRoom()
         // the final figures, once: what an operator (and the drills' ledger) reconciles against
         yield* Effect.logInfo("publisher: closed", {
           accepted: counters.accepted,
@@ -174,22 +279,23 @@ export const makeBatching = <E>(options: {
             counters.dropped += 1
             return false
           })
-        : Effect.map(Queue.offer(queue, event), (ok) => {
-            if (ok) counters.accepted += 1
-            else counters.dropped += 1
-            return ok
+        : Effect.sync(() => {
+            if (size() >= settings.bufferSize) {
+              counters.dropped += 1
+              return false
+            }
+            accept(event)
+            return true
           })
 
     const offer = (event: RequestEvent): Effect.Effect<boolean> =>
       Effect.suspend(() => {
         if (closing) return Effect.succeed(false)
-        return Effect.flatMap(Queue.offer(queue, event), (ok) => {
-          if (ok) {
-            counters.accepted += 1
-            return Effect.succeed(true)
-          }
-          return Effect.zipRight(Effect.sleep("1 millis"), offer(event))
-        })
+        if (size() < settings.bufferSize) {
+          accept(event)
+          return Effect.succeed(true)
+        }
+        return Effect.zipRight(awaitRoom, offer(event))
       })
 
     const stats = Effect.map(

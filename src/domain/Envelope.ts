@@ -2,8 +2,15 @@
  * A Kafka record as the ports see it, and its decoding into an event.
  * Decoding never throws: a record is either an event or a reason to dead-letter it.
  */
-import { Either, ParseResult } from "effect"
-import { decodeJson, type RequestEvent, SCHEMA_VERSION, SCHEMA_VERSION_HEADER } from "./RequestEvent.ts"
+import { Either, ParseResult, Schema } from "effect"
+import {
+  decodeJson,
+  MAX_MESSAGE,
+  MAX_USER_AGENT,
+  RequestEvent,
+  SCHEMA_VERSION,
+  SCHEMA_VERSION_HEADER,
+} from "./RequestEvent.ts"
 
 export interface RawRecord {
   readonly topic: string
@@ -36,6 +43,70 @@ const formatError = (error: ParseResult.ParseError): string =>
     .map((i) => (i.path.length === 0 ? i.message : `${i.path.join(".")}: ${i.message}`))
     .join("; ")
 
+const fields = RequestEvent.fields
+// the fields' own schemas decide (bounds, literals, formats): a change to the event's schema
+// changes this path too
+const is = {
+  eventId: Schema.is(fields.eventId),
+  requestId: Schema.is(fields.requestId),
+  service: Schema.is(fields.service),
+  source: Schema.is(fields.source),
+  endpoint: Schema.is(fields.endpoint),
+  method: Schema.is(fields.method),
+  statusCode: Schema.is(fields.statusCode),
+  responseTimeMs: Schema.is(fields.responseTimeMs),
+  level: Schema.is(fields.level),
+}
+/** A string the Schema keeps as it is (not cut). */
+const isText = (u: unknown, max: number): u is string => typeof u === "string" && u.length <= max
+
+/**
+ * The consumer's hot path: JSON text → event without the Schema's decoding interpreter, for
+ * values that are plainly valid (every field accepted by its own schema, nothing to cut);
+ * `undefined` for anything else, which then takes the Schema path (`decodeJson`), whose answer
+ * (event or error) is the reference. Measured (`npm run bench -- consumer --profile`): the
+ * Schema decode cost ~15 µs per event, a quarter of the consumer's CPU. A property test holds
+ * it equal to `decodeJson` wherever it answers.
+ */
+export const decodeFast = (text: string): RequestEvent | undefined => {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text)
+  } catch {
+    return undefined
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return undefined
+  const o = parsed as Record<string, unknown>
+  const { eventId, requestId, timestamp, service, source, endpoint, method, statusCode, responseTimeMs } = o
+  const { userAgent, level, message } = o
+  if (!is.eventId(eventId) || !is.requestId(requestId) || !is.service(service) || !is.endpoint(endpoint))
+    return undefined
+  if (!is.source(source) || !is.method(method) || !is.level(level)) return undefined
+  if (!is.statusCode(statusCode) || !is.responseTimeMs(responseTimeMs)) return undefined
+  if (!isText(userAgent, MAX_USER_AGENT) || typeof timestamp !== "string") return undefined
+  const hasMessage = Object.hasOwn(o, "message")
+  if (hasMessage && !isText(message, MAX_MESSAGE)) return undefined
+  const date = new Date(timestamp)
+  if (Number.isNaN(date.getTime())) return undefined
+  return RequestEvent.make(
+    {
+      eventId,
+      requestId,
+      timestamp: date,
+      service,
+      source,
+      endpoint,
+      method,
+      statusCode,
+      responseTimeMs,
+      userAgent,
+      level,
+      ...(hasMessage && typeof message === "string" ? { message } : {}),
+    },
+    { disableValidation: true },
+  )
+}
+
 /** Decodes a record's value into an event, or says why it cannot be. */
 export const decodeRecord = (record: RawRecord): Either.Either<RequestEvent, string> => {
   const version = record.headers[SCHEMA_VERSION_HEADER]
@@ -58,6 +129,8 @@ export const decodeRecord = (record: RawRecord): Either.Either<RequestEvent, str
   } catch {
     return Either.left("value is not valid UTF-8")
   }
+  const fast = decodeFast(text)
+  if (fast !== undefined) return Either.right(fast)
   return Either.mapLeft(decodeJson(text), formatError)
 }
 
