@@ -296,8 +296,9 @@ describe("workload simulator", () => {
       offsets.sort((a, b) => a - b)
       const origin = offsets[offsets.length >> 1]!
       const firstHalf = received.filter((t) => t - origin < 1000).length
-      expect(firstHalf / received.length).toBeGreaterThan(0.225)
-      expect(firstHalf / received.length).toBeLessThan(0.275)
+      // a ramp puts a quarter in the first half (a constant rate: a half); wide bounds for a loaded machine
+      expect(firstHalf / received.length).toBeGreaterThan(0.15)
+      expect(firstHalf / received.length).toBeLessThan(0.35)
     }),
   )
 

@@ -45,7 +45,7 @@ const options = {
     ),
   ),
   port: Options.integer("port").pipe(
-    Options.withDescription("Port of the demo API (0: any free port)"),
+    Options.withDescription("Port of the demo API (0 picks a free port)"),
     Options.withFallbackConfig(Config.integer("API_PORT").pipe(Config.withDefault(8000))),
   ),
   poisonRate: Options.float("poison-rate").pipe(

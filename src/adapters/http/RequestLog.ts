@@ -55,14 +55,15 @@ export const make = (options: LoggingOptions) =>
         const endNanos = yield* Clock.currentTimeNanos
         const durationMs = Math.max(0, Number(endNanos - startNanos) / 1e6)
         const route = state.route ?? UNMATCHED
-        yield* metrics.record({ method: request.method, route, status, durationMs })
+        const method = methodOf(request.method)
+        yield* metrics.record({ method, route, status, durationMs })
         const event = yield* makeEvent({
           requestId,
           timestamp: new Date(yield* Clock.currentTimeMillis),
           service: options.service,
           source: "api",
           endpoint: route,
-          method: methodOf(request.method),
+          method,
           statusCode: status,
           responseTimeMs: durationMs,
           userAgent: request.headers["user-agent"] ?? "",
