@@ -54,6 +54,14 @@ export const deleteTopics = async (topics: ReadonlyArray<string>) => {
     const existing = new Set(await admin.listTopics())
     const gone = topics.filter((t) => existing.has(t))
     if (gone.length > 0) await admin.deleteTopics({ topics: gone, timeout: 30_000 })
+    // deletion finishes on the broker after the answer: wait until the names are free again,
+    // or a program creating one of them at once fails ("does not host this topic-partition")
+    for (let i = 0; i < 60 && gone.length > 0; i++) {
+      const left = new Set(await admin.listTopics())
+      if (gone.every((t) => !left.has(t))) break
+      await new Promise((r) => setTimeout(r, 250))
+    }
+    if (gone.length > 0) await new Promise((r) => setTimeout(r, 500))
   } finally {
     await admin.disconnect()
   }

@@ -29,7 +29,7 @@ import type { PartResult } from "../lib/Table.ts"
 const DB = "apimon_bench_consumer"
 const INSERT_DB = "apimon_bench_insert"
 const NAIVE_DB = "apimon_bench_naive"
-export const QUICK_EVENTS = 50_000
+export const QUICK_EVENTS = 20_000
 
 const resultOf = (child: Child): Record<string, number> => {
   const line = child.output().find((l) => l.startsWith("RESULT "))
@@ -126,8 +126,8 @@ export const printProfiles = (ctx: BenchContext, name: string) => {
 
 export const run = async (ctx: BenchContext): Promise<PartResult> => {
   const events = ctx.quick ? QUICK_EVENTS : 1_000_000
-  const insertRows = ctx.quick ? 30_000 : 300_000
-  const naive = ctx.quick ? { count: 2_000, seconds: 2 } : { count: 20_000, seconds: 8 }
+  const insertRows = ctx.quick ? 10_000 : 300_000
+  const naive = ctx.quick ? { count: 1_000, seconds: 1 } : { count: 20_000, seconds: 8 }
   const topic = await preparedTopic(ctx, events)
   const cp = await toolsClasspath()
   await freshDatabase(DB)

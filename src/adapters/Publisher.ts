@@ -12,7 +12,8 @@
  * `Stream.groupedWithin`) spent ~17 µs per event in the Effect runtime, more than encoding
  * and sending together; this one spends < 1 µs.
  *
- * Lanes: a batch is split by key (`lanes` of them, a key always in the same lane); each lane
+ * Lanes: a full batch (at least half of `maxBatch`; a smaller one goes whole, once every
+ * lane is free) is split by key (`lanes` of them, a key always in the same lane); each lane
  * sends its part of a batch only after its part of the previous batch was acknowledged, while
  * other lanes' parts, and the encoding of the next batch, go on. So up to `lanes` sends are in
  * flight, and the records of one key still reach the broker one batch after the other, in
@@ -225,6 +226,14 @@ export const makeBatching = <E>(options: {
     const inFlight: Array<Fiber.Fiber<void> | undefined> = Array.from({ length: lanes }, () => undefined)
     const sendBatch = (events: ReadonlyArray<RequestEvent>) =>
       Effect.gen(function* () {
+        // a small batch (light traffic: the API's) goes whole, after every lane's send, and
+        // holds every lane: splitting it would only multiply the requests
+        if (lanes === 1 || events.length < settings.maxBatch / 2) {
+          for (const previous of inFlight) if (previous !== undefined) yield* Fiber.await(previous)
+          const whole = yield* Effect.fork(sendPart(events))
+          inFlight.fill(whole)
+          return
+        }
         const parts: Array<Array<RequestEvent>> = Array.from({ length: lanes }, () => [])
         for (const event of events) parts[lanes === 1 ? 0 : laneOf(event.endpoint, lanes)]!.push(event)
         for (let lane = 0; lane < lanes; lane++) {
