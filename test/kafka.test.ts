@@ -4,215 +4,42 @@
  * consumer group, so the tests never see each other's records.
  */
 import { describe, expect, it } from "@effect/vitest"
-import {
-  type Context,
-  Deferred,
-  type Duration,
-  Effect,
-  Either,
-  Fiber,
-  Layer,
-  Logger,
-  LogLevel,
-  Option,
-  Schedule,
-} from "effect"
-import { Kafka, logLevel } from "kafkajs"
-import { DeadLetterHeaders } from "../src/adapters/DeadLetters.ts"
+import { Deferred, Effect, Either, Fiber, Layer, Logger, LogLevel, Option } from "effect"
 import * as KafkaAdapters from "../src/adapters/kafka/index.ts"
 import * as Admin from "../src/adapters/kafka/KafkaAdmin.ts"
 import * as KafkaClient from "../src/adapters/kafka/KafkaClient.ts"
 import * as KafkaSubscription from "../src/adapters/kafka/KafkaSubscription.ts"
 import { LogStore } from "../src/adapters/LogStore.ts"
 import * as Memory from "../src/adapters/memory/Memory.ts"
-import { type BatchingOptions, makeBatching, Publisher } from "../src/adapters/Publisher.ts"
+import { makeBatching, Publisher } from "../src/adapters/Publisher.ts"
 import { Subscription } from "../src/adapters/Subscription.ts"
-import { decodeRecord, type RawRecord } from "../src/domain/Envelope.ts"
-import { encodeJson, type RequestEvent } from "../src/domain/RequestEvent.ts"
+import { decodeRecord } from "../src/domain/Envelope.ts"
+import { encodeJson } from "../src/domain/RequestEvent.ts"
 import * as TopicMap from "../src/domain/TopicMap.ts"
-import { synthetic } from "../src/domain/Traffic.ts"
-import { makeStats, type ProjectorStats, runProjector } from "../src/programs/lib/Projector.ts"
+import { makeStats } from "../src/programs/lib/Projector.ts"
+import {
+  adminLayer,
+  alive,
+  clientLayer,
+  ensureTopics,
+  eventually,
+  makeEvents,
+  makeMap,
+  poisonScenario,
+  publishAll,
+  readAll,
+  recordCount,
+  recordsFor,
+  startProjector,
+  storeLayer,
+  subscriptionSettings,
+  sumOffsets,
+  topicsOf,
+  twoMembersScenario,
+} from "./support/kafka.ts"
 import * as services from "./support/services.ts"
 
 const kafka = await services.kafka()
-const brokers = services.kafkaBrokers()
-
-const clientLayer = KafkaClient.layer({ brokers, clientId: "apimon-test", connectRetryFor: "20 seconds" })
-const adminLayer = Admin.layer.pipe(Layer.provide(clientLayer))
-
-/** Fast group reactions for tests: heartbeats every 300 ms. */
-const subscriptionSettings: Partial<KafkaSubscription.SubscriptionSettings> = {
-  heartbeatInterval: 300,
-  sessionTimeout: 10_000,
-  shutdownTimeout: "20 seconds",
-}
-
-type Plugin = { readonly plugin: string; readonly topic: string } & Record<string, unknown>
-
-/** A topic map whose every topic name is new. */
-const makeMap = (
-  options: {
-    readonly partitions?: number
-    readonly single?: boolean
-    readonly plugins?: (prefix: string) => ReadonlyArray<Plugin>
-  } = {},
-) => {
-  const p = services.uniqueName("apimon_test")
-  const levels = options.single
-    ? { DEBUG: `${p}.logs`, INFO: `${p}.logs`, WARN: `${p}.logs`, ERROR: `${p}.logs` }
-    : { DEBUG: `${p}.debug`, INFO: `${p}.info`, WARN: `${p}.warn`, ERROR: `${p}.error` }
-  return Either.getOrThrow(
-    TopicMap.fromUnknown(
-      {
-        partitions: options.partitions ?? 4,
-        retentionMs: 3_600_000,
-        levels,
-        plugins: options.plugins?.(p) ?? [],
-        deadLetterTopic: `${p}.dlq`,
-      },
-      "test",
-    ),
-  )
-}
-
-const topicsOf = (map: TopicMap.TopicMap) => map.topics.map((t) => t.name)
-
-const makeEvents = (n: number, seed: number): Array<RequestEvent> => {
-  const next = synthetic(seed, { service: "kafka-test" })
-  const start = Date.now()
-  return Array.from({ length: n }, (_, i) => next(start + i))
-}
-
-const recordsFor = (map: TopicMap.TopicMap, events: ReadonlyArray<RequestEvent>) =>
-  events.reduce((n, e) => n + TopicMap.route(map, e).length, 0)
-
-/** Polls `check` until it holds, failing after `timeout`. */
-const eventually = <E, R>(
-  what: string,
-  check: Effect.Effect<boolean, E, R>,
-  timeout: Duration.DurationInput = "45 seconds",
-) =>
-  Effect.repeat(check, { until: (ok) => ok, schedule: Schedule.spaced("25 millis") }).pipe(
-    Effect.timeoutFail({ duration: timeout, onTimeout: () => new Error(`timed out waiting for ${what}`) }),
-  )
-
-/** Dies at once if a background fiber has ended (a projector should run until interrupted). */
-const alive = <A, E>(fiber: Fiber.Fiber<A, E>) =>
-  Effect.flatMap(Fiber.poll(fiber), (exit) =>
-    Option.isSome(exit) ? Effect.dieMessage(`background fiber ended: ${String(exit.value)}`) : Effect.void,
-  )
-
-/** Records in the topics, from the watermarks. */
-const recordCount = (topics: ReadonlyArray<string>) =>
-  Effect.gen(function* () {
-    const admin = yield* Admin.KafkaAdmin
-    let n = 0
-    for (const topic of topics)
-      for (const m of yield* admin.watermarks(topic)) n += Number(BigInt(m.high) - BigInt(m.low))
-    return n
-  }).pipe(Effect.provide(adminLayer))
-
-const ensureTopics = (map: TopicMap.TopicMap) =>
-  Effect.flatMap(Admin.KafkaAdmin, (a) => a.ensureTopics([...map.topics, map.deadLetter])).pipe(
-    Effect.provide(adminLayer),
-  )
-
-/** Every record of the topics, read by a plain kafkajs consumer of its own group. */
-const readAll = (topics: ReadonlyArray<string>, expected: number) =>
-  Effect.scoped(
-    Effect.gen(function* () {
-      const raw = new Kafka({ brokers, clientId: "apimon-test-reader", logLevel: logLevel.NOTHING })
-      const consumer = raw.consumer({ groupId: services.uniqueName("reader"), maxWaitTimeInMs: 200 })
-      const records: Array<RawRecord> = []
-      yield* Effect.acquireRelease(
-        Effect.promise(async () => {
-          await consumer.connect()
-          await consumer.subscribe({ topics: [...topics], fromBeginning: true })
-          await consumer.run({
-            eachMessage: async ({ topic, partition, message }) => {
-              records.push(KafkaSubscription.rawRecord(topic, partition, message))
-            },
-          })
-        }),
-        () => Effect.promise(() => consumer.disconnect()),
-      )
-      yield* eventually(
-        `${expected} records in ${topics.join(", ")}`,
-        Effect.sync(() => records.length >= expected),
-      )
-      return records
-    }),
-  )
-
-/** A raw kafkajs producer, for records the Publisher would never write. */
-const rawProducer = Effect.acquireRelease(
-  Effect.promise(async () => {
-    const raw = new Kafka({ brokers, clientId: "apimon-test-writer", logLevel: logLevel.NOTHING })
-    const producer = raw.producer({ allowAutoTopicCreation: false })
-    await producer.connect()
-    return producer
-  }),
-  (producer) => Effect.promise(() => producer.disconnect()),
-)
-
-type Store = Context.Tag.Service<typeof LogStore>
-
-/** A LogStore over `base`: optionally slow, and recording which partitions it stored for. */
-const storeLayer = (
-  base: Store,
-  options: { readonly delay?: Duration.DurationInput; readonly seen?: Set<string> } = {},
-) =>
-  Layer.succeed(
-    LogStore,
-    LogStore.of({
-      ...base,
-      store: (events, offsets) =>
-        Effect.gen(function* () {
-          if (options.delay !== undefined) yield* Effect.sleep(options.delay)
-          for (const o of offsets) options.seen?.add(`${o.topic}/${o.partition}`)
-          return yield* base.store(events, offsets)
-        }),
-    }),
-  )
-
-const sumOffsets = (store: Store, map: TopicMap.TopicMap) =>
-  Effect.map(store.offsets(topicsOf(map)), (os) => os.reduce((n, o) => n + Number(o.nextOffset), 0))
-
-/** Publishes every event through the Kafka publisher and closes it (flush, disconnect). */
-const publishAll = (
-  map: TopicMap.TopicMap,
-  events: ReadonlyArray<RequestEvent>,
-  batching?: Partial<BatchingOptions>,
-) =>
-  Effect.gen(function* () {
-    const publisher = yield* Publisher
-    for (const e of events) yield* publisher.offer(e)
-    expect(yield* publisher.flush("60 seconds")).toBe(true)
-    return yield* publisher.stats
-  }).pipe(
-    Effect.provide(
-      KafkaAdapters.publisherLayer(map, { client: clientLayer, ...(batching ? { batching } : {}) }),
-    ),
-  )
-
-/** Runs the projector in the background on the Kafka consumer layers and `store`. */
-const startProjector = (
-  map: TopicMap.TopicMap,
-  groupId: string,
-  store: Layer.Layer<LogStore>,
-  stats: ProjectorStats,
-  settings: Partial<KafkaSubscription.SubscriptionSettings> = {},
-) =>
-  runProjector({ topicMap: map, groupId, stats }).pipe(
-    Effect.provide(
-      KafkaAdapters.consumerLayer(map, {
-        client: clientLayer,
-        subscription: { ...subscriptionSettings, ...settings },
-      }),
-    ),
-    Effect.provide(store),
-    Effect.fork,
-  )
 
 describe.skipIf(!kafka.available)("Kafka adapters on a real broker", () => {
   it.live(
@@ -389,84 +216,16 @@ describe.skipIf(!kafka.available)("Kafka adapters on a real broker", () => {
     "poison records go to the dead-letter topic with their reason; the valid records around them are stored",
     () =>
       Effect.gen(function* () {
-        const map = makeMap()
-        const topic = map.levels.INFO
         const valid = makeEvents(6, 6)
         const v1 = { "schema-version": "1" }
-        const poison: ReadonlyArray<{
-          value: string | null
-          headers: Record<string, string>
-          reason: RegExp
-        }> = [
+        const store = Memory.makeLogStore()
+        yield* poisonScenario(makeMap(), store.service, valid, [
           { value: "not json at all", headers: v1, reason: /JSON|Unexpected/i },
           { value: '{"statusCode": "two hundred"}', headers: v1, reason: /./ },
           { value: "", headers: v1, reason: /empty value/ },
           { value: null, headers: {}, reason: /empty value/ },
           { value: encodeJson(valid[0]!), headers: { "schema-version": "99" }, reason: /schema version/ },
-        ]
-        // valid, poison, valid, poison, ... all in partition 0
-        const messages = valid.flatMap((e, i) => {
-          const good = { key: e.endpoint, value: encodeJson(e), headers: v1, partition: 0 }
-          const bad = poison[i]
-          return bad === undefined ? [good] : [good, { key: "/poison", ...bad, partition: 0 }]
-        })
-        yield* ensureTopics(map)
-        yield* Effect.gen(function* () {
-          const producer = yield* rawProducer
-          yield* Effect.promise(() =>
-            producer.send({
-              topic,
-              acks: -1,
-              messages: messages.map(({ key, value, headers, partition }) => ({
-                key,
-                value,
-                headers,
-                partition,
-              })),
-            }),
-          )
-        }).pipe(Effect.scoped)
-
-        const store = Memory.makeLogStore()
-        const stats = makeStats()
-        const fiber = yield* startProjector(
-          map,
-          services.uniqueName("g"),
-          Layer.succeed(LogStore, store.service),
-          stats,
-        )
-        yield* eventually(
-          "valid records stored and poison parked",
-          Effect.zipRight(
-            alive(fiber),
-            Effect.sync(() => stats.records >= messages.length),
-          ),
-        )
-        yield* Fiber.interrupt(fiber)
-        expect(yield* store.service.rowCount).toBe(valid.length)
-        expect(stats.deadLettered).toBe(poison.length)
-        // the offsets moved past the poison
-        expect(yield* sumOffsets(store.service, map)).toBe(messages.length)
-
-        const letters = yield* readAll([map.deadLetter.name], poison.length)
-        expect(letters).toHaveLength(poison.length)
-        const offsets = messages.flatMap((m, i) => (m.key === "/poison" ? [String(i)] : []))
-        const sorted = [...letters].sort((a, b) =>
-          Number(BigInt(a.headers[DeadLetterHeaders.offset]!) - BigInt(b.headers[DeadLetterHeaders.offset]!)),
-        )
-        sorted.forEach((letter, i) => {
-          const original = poison[i]!
-          expect(letter.headers[DeadLetterHeaders.topic]).toBe(topic)
-          expect(letter.headers[DeadLetterHeaders.partition]).toBe("0")
-          expect(letter.headers[DeadLetterHeaders.offset]).toBe(offsets[i])
-          expect(letter.headers[DeadLetterHeaders.reason]).toMatch(original.reason)
-          expect(Buffer.from(letter.key!).toString("utf8")).toBe("/poison")
-          if (original.value === null) expect(letter.value).toBeNull()
-          else expect(Buffer.from(letter.value!).toString("utf8")).toBe(original.value)
-          // the original headers travel along
-          for (const [name, value] of Object.entries(original.headers))
-            expect(letter.headers[name]).toBe(value)
-        })
+        ])
       }),
     60_000,
   )
@@ -546,7 +305,9 @@ describe.skipIf(!kafka.available)("Kafka adapters on a real broker", () => {
         const committedTotal = committed
           .flatMap((t) => t.partitions)
           .reduce((k, p) => k + Math.max(0, Number(p.offset)), 0)
-        expect(committedTotal).toBe(2_000)
+        // at-least-once into Kafka: a retried send may have written a record twice
+        const inTopics = yield* recordCount(topicsOf(map))
+        expect(committedTotal).toBe(inTopics)
 
         yield* store.service.reset
         const second = makeStats()
@@ -556,7 +317,7 @@ describe.skipIf(!kafka.available)("Kafka adapters on a real broker", () => {
           Effect.zipRight(alive(two), store.service.rowCount).pipe(Effect.map((k) => k >= 2_000)),
         )
         yield* Fiber.interrupt(two)
-        expect(second).toMatchObject({ records: 2_000, stored: 2_000, duplicates: 0 })
+        expect(second).toMatchObject({ records: inTopics, stored: 2_000, duplicates: inTopics - 2_000 })
         expect((yield* store.service.summary).events).toBe(2_000)
       }),
     60_000,
@@ -566,72 +327,13 @@ describe.skipIf(!kafka.available)("Kafka adapters on a real broker", () => {
     "two subscriptions in one group share a 4-partition topic; when one stops the other takes over; totals exact",
     () =>
       Effect.gen(function* () {
-        const map = makeMap({ single: true, partitions: 4 })
-        expect(map.topics).toHaveLength(1)
-        const n = 8_000
-        yield* publishAll(map, makeEvents(n, 9))
         const base = Memory.makeLogStore()
-        const group = services.uniqueName("g")
-        const seenA = new Set<string>()
-        const seenB = new Set<string>()
-        const settings = { maxBatch: 10 }
-
-        const statsA = makeStats()
-        const a = yield* startProjector(
-          map,
-          group,
-          storeLayer(base.service, { delay: "40 millis", seen: seenA }),
-          statsA,
-          settings,
+        const { statsA, statsB } = yield* twoMembersScenario(
+          makeMap({ single: true, partitions: 4 }),
+          8_000,
+          9,
+          base.service,
         )
-        yield* eventually(
-          "A stores",
-          Effect.zipRight(
-            alive(a),
-            Effect.sync(() => statsA.stored > 0),
-          ),
-        )
-        const statsB = makeStats()
-        const b = yield* startProjector(
-          map,
-          group,
-          storeLayer(base.service, { delay: "40 millis", seen: seenB }),
-          statsB,
-          settings,
-        )
-        yield* eventually(
-          "B stores too",
-          Effect.zipRight(
-            Effect.zipRight(alive(a), alive(b)),
-            Effect.sync(() => statsB.stored > 0),
-          ),
-        )
-        // both members work at the same time, on disjoint halves of the partitions
-        seenA.clear()
-        seenB.clear()
-        yield* eventually(
-          "both members store more",
-          Effect.zipRight(
-            Effect.zipRight(alive(a), alive(b)),
-            Effect.sync(() => seenA.size === 2 && seenB.size === 2),
-          ),
-        )
-        expect([...seenA].filter((p) => seenB.has(p))).toEqual([])
-        expect(yield* base.service.rowCount).toBeLessThan(n)
-        yield* Fiber.interrupt(a)
-        seenB.clear()
-        yield* eventually(
-          "B stores everything",
-          Effect.zipRight(alive(b), base.service.rowCount).pipe(Effect.map((k) => k >= n)),
-          "60 seconds",
-        )
-        yield* Fiber.interrupt(b)
-        // after A left, B had all four partitions
-        expect(seenB.size).toBe(4)
-        expect(seenA.size).toBeGreaterThan(0)
-        expect(yield* base.service.rowCount).toBe(n)
-        expect((yield* base.service.summary).events).toBe(n)
-        expect(statsA.stored + statsB.stored).toBe(n)
         console.log(
           `two members: A read ${statsA.records}, B read ${statsB.records} records, duplicates ${statsA.duplicates + statsB.duplicates}`,
         )

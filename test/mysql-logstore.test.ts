@@ -3,13 +3,11 @@
  * created and migrated with the real migrator, dropped at the end. Skipped locally when the
  * server is down; under CI=true a missing server fails the run (test/support/services.ts).
  *
- * The benchmark at the end runs only with APIMON_BENCH=1:
- *   APIMON_BENCH=1 npx vitest run test/mysql-logstore.test.ts -t benchmark
+ * The store's throughput is measured by `tsx bench/store.ts`, not here.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import * as path from "node:path"
-import { fileURLToPath } from "node:url"
 import { NodeContext } from "@effect/platform-node"
 import { MysqlClient } from "@effect/sql-mysql2"
 import { describe, expect, it } from "@effect/vitest"
@@ -20,76 +18,22 @@ import * as Mysql from "../src/adapters/mysql/MysqlLogStore.ts"
 import type { PartitionOffset } from "../src/adapters/Subscription.ts"
 import { percentile } from "../src/domain/Rollup.ts"
 import { RequestEvent } from "../src/domain/RequestEvent.ts"
-import { synthetic } from "../src/domain/Traffic.ts"
-import { mysql, mysqlServerUrl, uniqueName } from "./support/services.ts"
+import { makeEvents } from "./support/kafka.ts"
+import { batchesOf, freshDatabase, migrate, ROOT, snapshot, sumOf, TABLES, urlOf } from "./support/mysql.ts"
+import { mysql, uniqueName } from "./support/services.ts"
 
 const svc = await mysql()
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url))
-const MIGRATIONS = path.join(ROOT, "migrations")
-const TABLES = [
-  "api_latency_minute",
-  "api_logs",
-  "api_rollup_minute",
-  "consumer_offsets",
-  "effect_sql_migrations",
-]
-
-const serverUrl = () => mysqlServerUrl().replace(/\/+$/, "")
-const urlOf = (database: string, credentials?: { user: string; password: string }) => {
-  const u = new URL(`${serverUrl()}/${database}`)
-  if (credentials !== undefined) {
-    u.username = encodeURIComponent(credentials.user)
-    u.password = encodeURIComponent(credentials.password)
-  }
-  return Redacted.make(u.href)
-}
-
 /** Synthetic events over ~`n * stepMs` ms (several minutes for the default step). */
-const events = (n: number, seed = 1, stepMs = 97) => {
-  const next = synthetic(seed, { service: "test" })
-  const start = Date.UTC(2026, 10, 24, 12, 0, 0, 0)
-  return Array.from({ length: n }, (_, i) => next(start + i * stepMs))
-}
-
-const batchesOf = <A>(items: ReadonlyArray<A>, size: number) =>
-  Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, (i + 1) * size))
-
-/** A fresh database, migrated, with a client and a store over it; dropped when the scope closes. */
-const freshStore = (options: Mysql.MysqlLogStoreOptions = {}) =>
-  Effect.gen(function* () {
-    const database = uniqueName("apimon_t")
-    const url = urlOf(database)
-    yield* Effect.acquireRelease(Mysql.createDatabase(url), () => Effect.ignore(Mysql.dropDatabase(url)))
-    const context = yield* Layer.build(Mysql.clientLayer(url, { maxConnections: 4 }))
-    const sql = Context.get(context, MysqlClient.MysqlClient)
-    const applied = yield* Mysql.migrate(MIGRATIONS).pipe(
-      Effect.provide(context),
-      Effect.provide(NodeContext.layer),
-    )
-    const store = yield* Mysql.make(options).pipe(Effect.provide(context))
-    return { database, url, sql, store, context, applied }
-  })
-
-const sumOf = (sql: MysqlClient.MysqlClient, table: string) =>
-  Effect.map(sql<{ n: string | number | null }>`SELECT SUM(count) AS n FROM ${sql(table)}`, (rows) =>
-    Number(rows[0]?.n ?? 0),
-  )
-
-const snapshot = (sql: MysqlClient.MysqlClient) =>
-  Effect.all([
-    sql`SELECT CAST(minute AS CHAR) AS minute, service, source, endpoint, method, status_code, level, count, sum_ms, max_ms
-        FROM api_rollup_minute ORDER BY minute, service, source, endpoint, method, status_code, level`,
-    sql`SELECT CAST(minute AS CHAR) AS minute, service, endpoint, method, bucket, lower_ms, upper_ms, count
-        FROM api_latency_minute ORDER BY minute, service, endpoint, method, bucket`,
-  ])
+const events = (n: number, seed = 1, stepMs = 97) =>
+  makeEvents(n, seed, { service: "test", start: Date.UTC(2026, 10, 24, 12, 0, 0, 0), stepMs })
 
 const byEndpoint = (s: StoreSummary) => [...s.endpoints].sort((a, b) => (a.endpoint < b.endpoint ? -1 : 1))
 
 describe.skipIf(!svc.available)("MySQL LogStore", () => {
   it.scopedLive("migrates a fresh database, and running the migrator again changes nothing", () =>
     Effect.gen(function* () {
-      const { sql, context, applied } = yield* freshStore()
+      const { sql, context, applied } = yield* freshDatabase()
       expect(applied).toEqual([
         "0001_api_logs",
         "0002_api_rollup_minute",
@@ -99,17 +43,11 @@ describe.skipIf(!svc.available)("MySQL LogStore", () => {
       const tables = yield* sql<{ t: string }>`SELECT table_name AS t FROM information_schema.tables
         WHERE table_schema = DATABASE() ORDER BY table_name`
       expect(tables.map((r) => r.t)).toEqual(TABLES)
-      const again = yield* Mysql.migrate(MIGRATIONS).pipe(
-        Effect.provide(context),
-        Effect.provide(NodeContext.layer),
-      )
+      const again = yield* Effect.provide(migrate, context)
       expect(again).toEqual([])
       // a migration whose record was lost (see `migrate`) is applied again harmlessly
       yield* sql`DELETE FROM effect_sql_migrations WHERE migration_id = 4`
-      const redo = yield* Mysql.migrate(MIGRATIONS).pipe(
-        Effect.provide(context),
-        Effect.provide(NodeContext.layer),
-      )
+      const redo = yield* Effect.provide(migrate, context)
       expect(redo).toEqual(["0004_consumer_offsets"])
       const count = yield* sql<{ n: number }>`SELECT COUNT(*) AS n FROM effect_sql_migrations`
       expect(count[0]?.n).toBe(4)
@@ -118,7 +56,7 @@ describe.skipIf(!svc.available)("MySQL LogStore", () => {
 
   it.scopedLive("a failing migration is reported by name and not recorded as applied", () =>
     Effect.gen(function* () {
-      const { sql, context } = yield* freshStore()
+      const { sql, context } = yield* freshDatabase()
       // migrations outside the repo: plain ESM importing the repo's own packages by path
       const dir = mkdtempSync(path.join(tmpdir(), "apimon-migrations-"))
       yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(dir, { recursive: true, force: true })))
@@ -154,7 +92,7 @@ describe.skipIf(!svc.available)("MySQL LogStore", () => {
   it.scopedLive("stores N events as exactly N rows, counted once in the rollups and the histogram", () =>
     Effect.gen(function* () {
       // chunks smaller than the batches: several statements per transaction
-      const { sql, store } = yield* freshStore({ chunkSize: 300 })
+      const { sql, store } = yield* freshDatabase({ chunkSize: 300 })
       const sent = events(2500)
       let inserted = 0
       let offset = 0
@@ -202,7 +140,7 @@ describe.skipIf(!svc.available)("MySQL LogStore", () => {
     "storing a batch again, or an overlapping one, adds no rows and no counts; offsets only move forward",
     () =>
       Effect.gen(function* () {
-        const { sql, store } = yield* freshStore()
+        const { sql, store } = yield* freshDatabase()
         const sent = events(1500, 2)
         const at = (nextOffset: number, partition = 0): Array<PartitionOffset> => [
           { topic: "info-logs", partition, nextOffset: String(nextOffset) },
@@ -244,7 +182,7 @@ describe.skipIf(!svc.available)("MySQL LogStore", () => {
 
   it.scopedLive("two consumers racing on the same events (fan-out copies) store and count each once", () =>
     Effect.gen(function* () {
-      const { sql, store } = yield* freshStore()
+      const { sql, store } = yield* freshDatabase()
       const sent = events(3000, 3)
       const copies = [...sent].reverse()
       const results = yield* Effect.all(
@@ -271,7 +209,7 @@ describe.skipIf(!svc.available)("MySQL LogStore", () => {
     "text with SQL injection, quotes, backslashes, unicode and emoji is stored and read back verbatim",
     () =>
       Effect.gen(function* () {
-        const { sql, store } = yield* freshStore()
+        const { sql, store } = yield* freshDatabase()
         const nasty = [
           "'; DROP TABLE api_logs; --",
           '" OR "1"="1',
@@ -317,7 +255,7 @@ describe.skipIf(!svc.available)("MySQL LogStore", () => {
 
   it.scopedLive("the summary matches the in-memory LogStore's for the same batches", () =>
     Effect.gen(function* () {
-      const { store } = yield* freshStore()
+      const { store } = yield* freshDatabase()
       const memory = makeLogStore().service
       const sent = events(4000, 5, 211)
       const batches = [
@@ -353,7 +291,7 @@ describe.skipIf(!svc.available)("MySQL LogStore", () => {
 
   it.scopedLive("percentiles computed in SQL from api_latency_minute equal the domain's estimates", () =>
     Effect.gen(function* () {
-      const { sql, store } = yield* freshStore()
+      const { sql, store } = yield* freshDatabase()
       yield* store.store(events(3000, 6, 53), [])
       const summary = yield* store.summary
       for (const q of [0.5, 0.95, 0.99]) {
@@ -390,7 +328,7 @@ describe.skipIf(!svc.available)("MySQL LogStore", () => {
     "reset clears rows, rollups, histogram and offsets at once; storing again starts afresh",
     () =>
       Effect.gen(function* () {
-        const { sql, store } = yield* freshStore()
+        const { sql, store } = yield* freshDatabase()
         const sent = events(1200, 7)
         yield* store.store(sent, [{ topic: "info-logs", partition: 0, nextOffset: "1200" }])
         yield* store.reset
@@ -414,7 +352,7 @@ describe.skipIf(!svc.available)("MySQL LogStore", () => {
 
   it.scopedLive("the read-only user can SELECT, and cannot INSERT, UPDATE, DELETE, DROP or CREATE", () =>
     Effect.gen(function* () {
-      const { database, context, store } = yield* freshStore()
+      const { database, context, store } = yield* freshDatabase()
       yield* store.store(events(10, 8), [])
       const user = uniqueName("ro").slice(0, 30)
       const password = "pw'; DROP USER root; -- \\ 🚀"
@@ -493,32 +431,5 @@ describe.skipIf(!svc.available)("MySQL LogStore", () => {
       )
       expect(created.message).not.toContain("s3cret-pw")
     }),
-  )
-
-  it.scopedLive.skipIf(!process.env.APIMON_BENCH)(
-    "benchmark: 100k events in batches of 500 and of 1000",
-    () =>
-      Effect.gen(function* () {
-        const sent = events(100_000, 9, 3)
-        for (const size of [500, 1000]) {
-          const { store } = yield* freshStore()
-          const started = performance.now()
-          let offset = 0
-          for (const batch of batchesOf(sent, size)) {
-            offset += batch.length
-            yield* store.store(batch, [{ topic: "info-logs", partition: 0, nextOffset: String(offset) }])
-          }
-          const seconds = (performance.now() - started) / 1000
-          expect(yield* store.rowCount).toBe(100_000)
-          const again = performance.now()
-          for (const batch of batchesOf(sent.slice(0, 20_000), size)) yield* store.store(batch, [])
-          const dupSeconds = (performance.now() - again) / 1000
-          console.log(
-            `batches of ${size}: 100000 events in ${seconds.toFixed(2)}s = ${Math.round(100_000 / seconds)} events/s; ` +
-              `20000 duplicates in ${dupSeconds.toFixed(2)}s = ${Math.round(20_000 / dupSeconds)} events/s`,
-          )
-        }
-      }),
-    600_000,
   )
 })

@@ -1,0 +1,645 @@
+/**
+ * The whole pipeline on the real broker AND the real MariaDB: events published through the
+ * Kafka Publisher, read by the projector (Kafka Subscription and dead letters) and stored by
+ * the MySQL LogStore; then the programs themselves, as child processes. Every test has its
+ * own topics (test/support/kafka.ts) and its own database, migrated by the real migrator and
+ * dropped at the end (test/support/mysql.ts), so the tests run in any order. Skipped locally
+ * when a service is down; under CI=true a missing service fails the run.
+ */
+import { type ChildProcess, spawn } from "node:child_process"
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import * as net from "node:net"
+import { tmpdir } from "node:os"
+import * as path from "node:path"
+import { MysqlClient } from "@effect/sql-mysql2"
+import { describe, expect, it } from "@effect/vitest"
+import {
+  Cause,
+  Context,
+  Deferred,
+  type Duration,
+  Effect,
+  Exit,
+  Fiber,
+  Layer,
+  Logger,
+  LogLevel,
+  Option,
+  Redacted,
+  Schedule,
+  type Scope,
+} from "effect"
+import { LogStore, LogStoreError } from "../src/adapters/LogStore.ts"
+import * as Mysql from "../src/adapters/mysql/MysqlLogStore.ts"
+import type { PartitionOffset } from "../src/adapters/Subscription.ts"
+import { encodeJson } from "../src/domain/RequestEvent.ts"
+import type { TopicMap } from "../src/domain/TopicMap.ts"
+import { makeStats } from "../src/programs/lib/Projector.ts"
+import {
+  brokers,
+  committedOffsets,
+  eventually,
+  type MapOptions,
+  makeEvents,
+  makeMap,
+  makeMapFile,
+  poisonScenario,
+  projectUntil,
+  publishAll,
+  recordCount,
+  recordsFor,
+  type Store,
+  startProjector,
+  sumOffsets,
+  topicsOf,
+  twoMembersScenario,
+} from "./support/kafka.ts"
+import {
+  checksums,
+  type Database,
+  ROOT,
+  rollupSums,
+  scratchDatabase,
+  sumDrift,
+  TestDatabase,
+  totals,
+} from "./support/mysql.ts"
+import * as services from "./support/services.ts"
+
+const kafka = await services.kafka()
+const mysql = await services.mysql()
+
+/** Runs `test` on a fresh migrated database of its own, dropped afterwards. */
+const withDatabase = <A, E>(test: (db: Database) => Effect.Effect<A, E, Scope.Scope>) =>
+  Effect.flatMap(TestDatabase, test).pipe(
+    Effect.scoped,
+    Effect.provide(TestDatabase.layer()),
+    // the adapters' INFO lines (topics created, group joined) would drown the test output
+    Logger.withMinimumLogLevel(LogLevel.Warning),
+  )
+
+/** Projects until the store's offsets cover the `records` records of the map's topics. */
+const projectAll = (
+  map: TopicMap,
+  store: Store,
+  records: number,
+  options: { readonly groupId?: string; readonly settings?: { readonly maxBatch?: number } } = {},
+) =>
+  projectUntil(
+    `${records} records projected`,
+    { map, store: Layer.succeed(LogStore, store), ...options },
+    () => Effect.map(sumOffsets(store, map), (n) => n >= records),
+  )
+
+/** What the tables hold after `n` distinct events were projected exactly once. */
+const exactly = (n: number) => ({ rows: n, eventIds: n, rollups: n, latency: n })
+
+const within = <A, E, R>(what: string, duration: Duration.DurationInput, effect: Effect.Effect<A, E, R>) =>
+  Effect.timeoutFail(effect, { duration, onTimeout: () => new Error(`timed out: ${what}`) })
+
+/**
+ * 10,000 events on a map of their own; `crash` runs a first consumer in `group` that fails
+ * somewhere. Then the database must be consistent (rows = rollups = stored offsets), and a
+ * second consumer in the same group must project the rest: exactly the events, and nothing
+ * stored before read again (it resumes at the database's offsets, whatever Kafka committed).
+ */
+const crashThenRestart = <E>(
+  db: Database,
+  seed: number,
+  crash: (map: TopicMap, group: string) => Effect.Effect<void, E, Scope.Scope>,
+) =>
+  Effect.gen(function* () {
+    const map = makeMap()
+    const n = 10_000
+    yield* publishAll(map, makeEvents(n, seed))
+    const records = yield* recordCount(topicsOf(map))
+    const group = services.uniqueName("g")
+    yield* crash(map, group)
+    const storedAtRestart = yield* sumOffsets(db.store, map)
+    expect(yield* totals(db.sql)).toEqual(exactly(storedAtRestart))
+
+    const second = yield* projectAll(map, db.store, records, { groupId: group })
+    expect(yield* totals(db.sql)).toEqual(exactly(n))
+    expect(second).toMatchObject({ records: records - storedAtRestart, duplicates: 0 })
+  })
+
+// ---------------------------------------------------------------------------------------------
+// Stores that crash at a chosen batch
+
+/** A LogStore over `base` whose `call`-th `store` is `crash` instead. */
+const crashOnCall = (base: Store, call: number, crash: Store["store"]) => {
+  let calls = 0
+  return LogStore.of({
+    ...base,
+    store: (events, offsets) => {
+      calls += 1
+      return calls === call ? crash(events, offsets) : base.store(events, offsets)
+    },
+  })
+}
+
+/**
+ * On its `call`-th batch, stores and commits, then (before the handler returns, so before
+ * kafkajs resolves or commits the offset) fails, or hangs until the consumer is interrupted.
+ */
+const crashAfterCommit = (
+  base: Store,
+  call: number,
+  mode: "fails" | "is interrupted",
+  committed: Deferred.Deferred<PartitionOffset>,
+) =>
+  crashOnCall(base, call, (events, offsets) =>
+    Effect.gen(function* () {
+      yield* base.store(events, offsets)
+      yield* Deferred.succeed(committed, offsets[0]!)
+      if (mode === "fails") return yield* new LogStoreError({ message: "crash after the database commit" })
+      return yield* Effect.never
+    }),
+  )
+
+interface LostBatch {
+  readonly ids: ReadonlyArray<string>
+  /** Rows the batch's transaction had written before it ended. */
+  readonly written: number
+}
+
+/**
+ * On its `call`-th batch, runs the real store inside a transaction of its own (the store's
+ * transaction becomes a savepoint of it), counts the batch's rows it sees written, then
+ * fails, so that everything is rolled back.
+ */
+const rollbackMidBatch = (db: Database, call: number, lost: Deferred.Deferred<LostBatch>) =>
+  crashOnCall(db.store, call, (events, offsets) => {
+    const ids = events.map((e) => e.eventId)
+    const { sql } = db
+    return sql
+      .withTransaction(
+        Effect.gen(function* () {
+          yield* db.store.store(events, offsets)
+          const [inside] = yield* sql<{ n: number }>`
+            SELECT COUNT(*) AS n FROM api_logs WHERE event_id IN ${sql.in(ids)}`
+          yield* Deferred.succeed(lost, { ids, written: Number(inside?.n ?? 0) })
+          return yield* new LogStoreError({ message: "crash in the middle of the batch" })
+        }),
+      )
+      .pipe(
+        Effect.mapError((e) =>
+          e._tag === "LogStoreError" ? e : new LogStoreError({ message: e.message, cause: e }),
+        ),
+      )
+  })
+
+/**
+ * On its `call`-th batch, holds a lock on `consumer_offsets` from another connection
+ * (`other`), so that the real store's transaction stops at its last statement (the offsets,
+ * after the rows and the rollups), kills the store's connection there, then lets go of the
+ * lock. The store's outcome is the batch's.
+ */
+const killMidBatch = (
+  db: Database,
+  other: MysqlClient.MysqlClient,
+  call: number,
+  lost: Deferred.Deferred<LostBatch>,
+) =>
+  crashOnCall(db.store, call, (events, offsets) =>
+    Effect.gen(function* () {
+      const locked = yield* Deferred.make<void>()
+      const release = yield* Deferred.make<void>()
+      const holder = yield* other
+        .withTransaction(
+          Effect.zipRight(
+            other`SELECT COUNT(*) AS n FROM consumer_offsets FOR UPDATE`,
+            Effect.zipRight(Deferred.succeed(locked, undefined), Deferred.await(release)),
+          ),
+        )
+        .pipe(Effect.fork)
+      yield* Deferred.await(locked)
+      const storing = yield* Effect.fork(db.store.store(events, offsets))
+      // (innodb_trx is a snapshot refreshed every 100 ms: LOCK WAIT says it shows the wait)
+      const waiting = other<{ id: number; written: number }>`
+        SELECT p.id AS id, t.trx_rows_modified AS written
+        FROM information_schema.processlist p
+        JOIN information_schema.innodb_trx t ON t.trx_mysql_thread_id = p.id
+        WHERE p.db = ${db.database} AND p.info LIKE 'INSERT INTO consumer_offsets%'
+          AND t.trx_state = 'LOCK WAIT'`
+      const [victim] = yield* within(
+        "the store to wait for the lock",
+        "20 seconds",
+        waiting.pipe(
+          Effect.filterOrFail((rows) => rows.length > 0),
+          Effect.retry({ schedule: Schedule.spaced("10 millis") }),
+        ),
+      ).pipe(Effect.orDie)
+      yield* other.unsafe(`KILL CONNECTION ${Number(victim!.id)}`).pipe(Effect.orDie)
+      const exit = yield* Fiber.await(storing)
+      yield* Deferred.succeed(release, undefined)
+      yield* Fiber.await(holder)
+      yield* Deferred.succeed(lost, { ids: events.map((e) => e.eventId), written: Number(victim!.written) })
+      return yield* exit
+    }),
+  )
+
+// ---------------------------------------------------------------------------------------------
+// Programs as child processes
+
+interface Running {
+  readonly child: ChildProcess
+  readonly output: () => string
+  /** The exit code, or the signal that ended it; once stdout and stderr are closed. */
+  readonly closed: Promise<number | string>
+}
+
+/** Signals the program's whole process group (npx, tsx and node). */
+const signal = (running: Running, name: NodeJS.Signals) => {
+  try {
+    if (running.child.pid !== undefined) process.kill(-running.child.pid, name)
+  } catch {
+    // already gone
+  }
+}
+
+/** `npx tsx <program> <args>` in the repo, stdout and stderr collected; killed if still running at the end. */
+const spawnProgram = (program: string, args: ReadonlyArray<string>, env: Record<string, string>) =>
+  Effect.acquireRelease(
+    Effect.sync((): Running => {
+      const child = spawn("npx", ["tsx", program, ...args], {
+        cwd: ROOT,
+        env: { ...process.env, ...env },
+        detached: true,
+        stdio: ["ignore", "pipe", "pipe"],
+      })
+      let output = ""
+      const collect = (chunk: string) => {
+        output += chunk
+      }
+      child.stdout?.setEncoding("utf8").on("data", collect)
+      child.stderr?.setEncoding("utf8").on("data", collect)
+      const closed = new Promise<number | string>((resolve) =>
+        child.once("close", (code, killedBy) => resolve(code ?? killedBy ?? "unknown")),
+      )
+      return { child, output: () => output, closed }
+    }),
+    (running) =>
+      Effect.sync(() => {
+        if (running.child.exitCode === null && running.child.signalCode === null) signal(running, "SIGKILL")
+      }),
+  )
+
+/** Runs a program to its end; its exit code and output. */
+const runProgram = (program: string, args: ReadonlyArray<string>, env: Record<string, string>) =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      const running = yield* spawnProgram(program, args, env)
+      const code = yield* within(
+        `${program} ${args.join(" ")} to exit`,
+        "120 seconds",
+        Effect.promise(() => running.closed),
+      ).pipe(Effect.tapError(() => Effect.sync(() => console.error(running.output()))))
+      return { code, output: running.output() }
+    }),
+  )
+
+/** A topics.json in a temporary folder with the test's own topic names; removed afterwards. */
+const topicMapFile = (options: MapOptions) =>
+  Effect.acquireRelease(
+    Effect.sync(() => {
+      const dir = mkdtempSync(path.join(tmpdir(), "apimon-pipeline-"))
+      const file = path.join(dir, "topics.json")
+      writeFileSync(file, JSON.stringify(makeMapFile(options), null, 2))
+      return { dir, file }
+    }),
+    ({ dir }) => Effect.sync(() => rmSync(dir, { recursive: true, force: true })),
+  )
+
+/** A TCP port on 127.0.0.1 that nothing listens on. */
+const closedPort = Effect.async<number>((resume) => {
+  const server = net.createServer()
+  server.listen(0, "127.0.0.1", () => {
+    const address = server.address()
+    const port = typeof address === "object" && address !== null ? address.port : 1
+    server.close(() => resume(Effect.succeed(port)))
+  })
+})
+
+/** A client on the database a program created, closed with the scope. */
+const clientOn = (url: Redacted.Redacted<string>, maxConnections = 1) =>
+  Effect.map(Layer.build(Mysql.clientLayer(url, { maxConnections })), (ctx) =>
+    Context.get(ctx, MysqlClient.MysqlClient),
+  )
+
+const occurrences = (text: string, part: string) => text.split(part).length - 1
+
+/**
+ * The consumer program with MYSQL_URL on a closed port, until it has named that port twice (it
+ * retried) or has exited (it gave up); then SIGTERM. Its output, and its exit code if it had
+ * exited on its own.
+ */
+const consumerWithoutMysql = Effect.scoped(
+  Effect.gen(function* () {
+    const port = yield* closedPort
+    const where = `127.0.0.1:${port}`
+    const { file } = yield* topicMapFile({})
+    const running = yield* spawnProgram("src/programs/consumer.ts", [], {
+      KAFKA_BROKERS: brokers.join(","),
+      MYSQL_URL: `mysql://root@${where}/apimon_nowhere`,
+      TOPIC_MAP: file,
+      CONSUMER_GROUP: services.uniqueName("g"),
+    })
+    const attempts = () => occurrences(running.output(), `MySQL at ${where}`)
+    yield* eventually(
+      `a line naming ${where}`,
+      Effect.sync(() => attempts() >= 1),
+      "60 seconds",
+    )
+    yield* eventually(
+      "a second attempt or the end of the process",
+      Effect.sync(() => attempts() >= 2 || running.child.exitCode !== null),
+      "30 seconds",
+    )
+    const gaveUp = running.child.exitCode
+    signal(running, "SIGTERM")
+    yield* within(
+      "the consumer to stop on SIGTERM",
+      "20 seconds",
+      Effect.promise(() => running.closed),
+    )
+    return { where, output: running.output(), gaveUp }
+  }),
+)
+
+// ---------------------------------------------------------------------------------------------
+
+describe.skipIf(!kafka.available || !mysql.available)("the pipeline on Kafka and MariaDB", () => {
+  it.live(
+    "producer → Kafka → consumer → MariaDB: N events in, exactly N rows, rollup and histogram counts sum to N, no duplicate event_id",
+    () =>
+      withDatabase((db) =>
+        Effect.gen(function* () {
+          const map = makeMap()
+          const n = 20_000
+          const events = makeEvents(n, 21, { service: "pipeline-test" })
+          const published = yield* publishAll(map, events)
+          expect(published).toMatchObject({ accepted: n, sent: n, failed: 0, dropped: 0 })
+          const records = yield* recordCount(topicsOf(map))
+
+          const t0 = performance.now()
+          const stats = yield* projectAll(map, db.store, records)
+          const ms = performance.now() - t0
+          expect(stats).toMatchObject({ records, stored: n, duplicates: records - n, deadLettered: 0 })
+          expect(yield* totals(db.sql)).toEqual(exactly(n))
+          const ids = yield* db.sql<{ event_id: string }>`SELECT event_id FROM api_logs ORDER BY event_id`
+          expect(ids.map((r) => r.event_id)).toEqual(events.map((e) => e.eventId).sort())
+          console.log(`pipeline: ${n} events projected into MariaDB in ${Math.round(ms)} ms`)
+        }),
+      ),
+    120_000,
+  )
+
+  it.live(
+    "fan-out: events routed to two topics are stored once and counted once",
+    () =>
+      withDatabase((db) =>
+        Effect.gen(function* () {
+          const map = makeMap({
+            plugins: (p) => [{ plugin: "status", topic: `${p}.failures`, from: 400, to: 599 }],
+          })
+          const n = 5_000
+          const events = makeEvents(n, 22)
+          const copies = recordsFor(map, events) - n
+          expect(copies).toBeGreaterThan(0)
+          expect(copies).toBeLessThan(n)
+          yield* publishAll(map, events)
+          const stats = yield* projectAll(map, db.store, yield* recordCount(topicsOf(map)))
+          expect(stats).toMatchObject({ stored: n, duplicates: copies, deadLettered: 0 })
+          expect(yield* totals(db.sql)).toEqual(exactly(n))
+          const failures = yield* db.sql<{ n: number }>`
+            SELECT COUNT(*) AS n FROM api_logs WHERE status_code BETWEEN 400 AND 599`
+          expect(Number(failures[0]?.n)).toBe(copies)
+        }),
+      ),
+    120_000,
+  )
+
+  it.live(
+    "poison records (not JSON, wrong schema, wrong types, empty value, wrong schema version) land in the dead-letter topic with their reason; the valid records around them are stored",
+    () =>
+      withDatabase((db) =>
+        Effect.gen(function* () {
+          const valid = makeEvents(8, 23)
+          const v1 = { "schema-version": "1" }
+          const wrongTypes = encodeJson(valid[1]!).replace(/"statusCode":\d+/, '"statusCode":"two hundred"')
+          expect(wrongTypes).toContain('"statusCode":"two hundred"')
+          const { stats } = yield* poisonScenario(makeMap(), db.store, valid, [
+            { value: "not json at all", headers: v1, reason: /JSON|Unexpected/i },
+            { value: '{"hello":"world"}', headers: v1, reason: /is missing/ },
+            { value: wrongTypes, headers: v1, reason: /statusCode/ },
+            { value: "", headers: v1, reason: /empty value/ },
+            { value: null, headers: {}, reason: /empty value/ },
+            { value: encodeJson(valid[2]!), headers: { "schema-version": "99" }, reason: /schema version/ },
+          ])
+          expect(stats).toMatchObject({ stored: valid.length, duplicates: 0, deadLettered: 6 })
+          expect(yield* totals(db.sql)).toEqual(exactly(valid.length))
+        }),
+      ),
+    60_000,
+  )
+
+  for (const mode of ["fails", "is interrupted"] as const)
+    it.live(
+      `crash between the database commit and the Kafka commit (the handler ${mode}): after a restart in the same group, rows = events, no duplicates, rollups = rows`,
+      () =>
+        withDatabase((db) =>
+          crashThenRestart(db, 24, (map, group) =>
+            Effect.gen(function* () {
+              const committed = yield* Deferred.make<PartitionOffset>()
+              const one = yield* startProjector(
+                map,
+                group,
+                Layer.succeed(LogStore, crashAfterCommit(db.store, 5, mode, committed)),
+                makeStats(),
+                // Kafka commits after every batch: only the crashed batch is left uncommitted
+                { maxBatch: 200, commitInterval: 0, shutdownTimeout: "2 seconds" },
+              )
+              const at = yield* within("the crashing batch", "45 seconds", Deferred.await(committed))
+              if (mode === "is interrupted") yield* Fiber.interrupt(one)
+              const exit = yield* within("the first consumer to stop", "30 seconds", Fiber.await(one))
+              expect(Exit.isFailure(exit)).toBe(true)
+              if (mode === "fails") expect(String(exit)).toContain("crash after the database commit")
+
+              // the batch is in the database with its offset; Kafka's offset for it was never committed
+              const inDatabase = (yield* db.store.offsets([at.topic])).find(
+                (o) => o.partition === at.partition,
+              )
+              expect(BigInt(inDatabase?.nextOffset ?? "-1")).toBeGreaterThanOrEqual(BigInt(at.nextOffset))
+              const inKafka = (yield* committedOffsets(group, topicsOf(map))).get(
+                `${at.topic}/${at.partition}`,
+              )
+              expect(inKafka ?? -1).toBeLessThan(Number(at.nextOffset))
+            }),
+          ),
+        ),
+      120_000,
+    )
+
+  for (const mode of ["rolled back", "connection killed"] as const)
+    it.live(
+      `crash in the middle of a batch (transaction ${mode}): nothing of the batch is stored, the batch fails with a LogStoreError; after a restart no loss, no duplicate`,
+      () =>
+        withDatabase((db) =>
+          crashThenRestart(db, 25, (map, group) =>
+            Effect.gen(function* () {
+              const lost = yield* Deferred.make<LostBatch>()
+              const other = yield* clientOn(db.url, 2)
+              const one = yield* startProjector(
+                map,
+                group,
+                Layer.succeed(
+                  LogStore,
+                  mode === "rolled back" ? rollbackMidBatch(db, 5, lost) : killMidBatch(db, other, 5, lost),
+                ),
+                makeStats(),
+                // one batch at a time: the batch in the store is the one that waits for the lock
+                { maxBatch: 200, partitionsConsumedConcurrently: mode === "rolled back" ? 8 : 1 },
+              )
+              const exit = yield* within("the first consumer to fail", "45 seconds", Fiber.await(one))
+              // a failure the consumer program retries (a defect would end it with a stack trace)
+              const failure = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
+              expect(Option.getOrUndefined(failure), String(exit)).toBeInstanceOf(LogStoreError)
+              if (mode === "connection killed")
+                expect(Option.getOrUndefined(failure)?.message).toMatch(
+                  /^MySQL at [^:]+:\d+: storing 200 events failed/,
+                )
+              const { ids, written } = yield* Deferred.await(lost)
+              // the store had written the batch inside the transaction, and none of it survived
+              expect(written).toBeGreaterThanOrEqual(ids.length)
+              const survived = yield* db.sql<{ n: number }>`
+                SELECT COUNT(*) AS n FROM api_logs WHERE event_id IN ${db.sql.in(ids)}`
+              expect(Number(survived[0]?.n)).toBe(0)
+            }),
+          ),
+        ),
+      120_000,
+    )
+
+  it.live(
+    "two consumers in one group share a 4-partition topic (both store); after one stops the other takes over; totals exact, no duplicates",
+    () =>
+      withDatabase((db) =>
+        Effect.gen(function* () {
+          const n = 4_000
+          const { statsA, statsB } = yield* twoMembersScenario(
+            makeMap({ single: true, partitions: 4 }),
+            n,
+            26,
+            db.store,
+          )
+          expect(statsA.stored).toBeGreaterThan(0)
+          expect(statsB.stored).toBeGreaterThan(0)
+          expect(yield* totals(db.sql)).toEqual(exactly(n))
+        }),
+      ),
+    120_000,
+  )
+
+  it.live(
+    "replay: reset and re-projected from the earliest offsets by a new group, in other batch sizes, the tables are identical (checksums)",
+    () =>
+      withDatabase((db) =>
+        Effect.gen(function* () {
+          const map = makeMap({
+            plugins: (p) => [{ plugin: "slow-requests", topic: `${p}.slow`, thresholdMs: 300 }],
+          })
+          const n = 5_000
+          yield* publishAll(map, makeEvents(n, 27))
+          const records = yield* recordCount(topicsOf(map))
+          yield* projectAll(map, db.store, records)
+          const built = yield* checksums(db.sql)
+          const sums = yield* rollupSums(db.sql)
+          expect(built.map((c) => c.rows).slice(0, 1)).toEqual([n])
+          expect(yield* totals(db.sql)).toEqual(exactly(n))
+
+          yield* db.store.reset
+          expect(yield* totals(db.sql)).toEqual(exactly(0))
+          const replayed = yield* projectAll(map, db.store, records, { settings: { maxBatch: 37 } })
+          expect(replayed).toMatchObject({ records, stored: n })
+          expect(yield* checksums(db.sql)).toEqual(built)
+          // sum_ms, a floating-point sum, may differ in its last bits, never more
+          const drift = sumDrift(sums, yield* rollupSums(db.sql))
+          expect(drift.max).toBeLessThan(1e-6)
+          console.log(
+            `replay: ${drift.rows} of ${sums.size} rollup rows differ in sum_ms (at most ${drift.max} ms): floating-point sums in other batches`,
+          )
+        }),
+      ),
+    120_000,
+  )
+
+  it.live(
+    "the programs end to end: migrate, producer --count 5000, consumer --idle-exit stores exactly 5000 rows; consumer --replay rebuilds the same 5000",
+    () =>
+      Effect.scoped(
+        Effect.gen(function* () {
+          const { url, readOnlyUser } = yield* scratchDatabase()
+          const { file } = yield* topicMapFile({
+            plugins: (p) => [{ plugin: "slow-requests", topic: `${p}.slow`, thresholdMs: 1000 }],
+          })
+          const env = {
+            KAFKA_BROKERS: brokers.join(","),
+            MYSQL_URL: Redacted.value(url),
+            TOPIC_MAP: file,
+            CONSUMER_GROUP: services.uniqueName("g"),
+            GRAFANA_DB_USER: readOnlyUser,
+            GRAFANA_DB_PASSWORD: "pipeline-test",
+          }
+          const migrate = yield* runProgram("src/programs/migrate.ts", [], env)
+          expect(migrate.code, migrate.output).toBe(0)
+          expect(migrate.output).toContain("applied 0001_api_logs")
+
+          const producer = yield* runProgram(
+            "src/programs/producer.ts",
+            ["--count", "5000", "--rate", "0", "--topic-map", file],
+            env,
+          )
+          expect(producer.code, producer.output).toBe(0)
+          expect(producer.output).toMatch(/done produced 5,000 \| sent 5,000 \| failed 0 \| dropped 0/)
+
+          const consumer = yield* runProgram("src/programs/consumer.ts", ["--idle-exit", "3"], env)
+          expect(consumer.code, consumer.output).toBe(0)
+          expect(consumer.output).toMatch(/stopped after .*: [\d,]+ records, 5,000 stored/)
+          const sql = yield* clientOn(url)
+          expect(yield* totals(sql)).toEqual(exactly(5000))
+          const built = yield* checksums(sql)
+
+          const replay = yield* runProgram("src/programs/consumer.ts", ["--replay", "--idle-exit", "3"], env)
+          expect(replay.code, replay.output).toBe(0)
+          expect(replay.output).toContain("--replay: projections and offsets cleared")
+          expect(replay.output).toMatch(/stopped after .*: [\d,]+ records, 5,000 stored/)
+          expect(yield* totals(sql)).toEqual(exactly(5000))
+          expect(yield* checksums(sql)).toEqual(built)
+        }),
+      ),
+    180_000,
+  )
+
+  it.live(
+    "the consumer program with MySQL on a closed port says so in one line naming host:port, without a stack trace",
+    () =>
+      Effect.map(consumerWithoutMysql, ({ where, output }) => {
+        expect(output).toMatch(new RegExp(`MySQL at ${where.replaceAll(".", "\\.")}\\b.*ECONNREFUSED`))
+        expect(output).not.toMatch(/^\s+at /m)
+      }),
+    90_000,
+  )
+
+  it.live(
+    "the consumer program with MySQL on a closed port keeps retrying with backoff until stopped, rather than exiting",
+    () =>
+      Effect.map(consumerWithoutMysql, ({ gaveUp, output }) => {
+        expect(
+          gaveUp,
+          `the consumer exited (code ${gaveUp}) instead of retrying with backoff:\n${output}`,
+        ).toBeNull()
+      }),
+    90_000,
+  )
+})

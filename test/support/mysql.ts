@@ -1,0 +1,195 @@
+/**
+ * Helpers for the suites (and benchmarks) on the real MariaDB/MySQL: URLs on the test server,
+ * a migrated database with a client and a MySQL LogStore over it, dropped when its scope
+ * closes (also as a scoped layer, `TestDatabase.layer`), and queries that sum, snapshot and
+ * checksum the projection tables.
+ *
+ * No vitest import here: plain scripts (bench/) use it too.
+ */
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import { NodeContext } from "@effect/platform-node"
+import { MysqlClient } from "@effect/sql-mysql2"
+import { Context, Effect, Layer, Redacted } from "effect"
+import { LogStore } from "../../src/adapters/LogStore.ts"
+import * as Mysql from "../../src/adapters/mysql/MysqlLogStore.ts"
+import { mysqlServerUrl, uniqueName } from "./services.ts"
+
+export const ROOT = fileURLToPath(new URL("../..", import.meta.url))
+export const MIGRATIONS = path.join(ROOT, "migrations")
+
+/** The tables a migrated database holds. */
+export const TABLES = [
+  "api_latency_minute",
+  "api_logs",
+  "api_rollup_minute",
+  "consumer_offsets",
+  "effect_sql_migrations",
+]
+
+/** The server URL without a database or trailing slash. */
+export const serverUrl = () => mysqlServerUrl().replace(/\/+$/, "")
+
+/** The URL of a database on the test server, as root or as the given user. */
+export const urlOf = (database: string, credentials?: { user: string; password: string }) => {
+  const u = new URL(`${serverUrl()}/${database}`)
+  if (credentials !== undefined) {
+    u.username = encodeURIComponent(credentials.user)
+    u.password = encodeURIComponent(credentials.password)
+  }
+  return Redacted.make(u.href)
+}
+
+export const batchesOf = <A>(items: ReadonlyArray<A>, size: number) =>
+  Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, (i + 1) * size))
+
+/** Applies `migrations/` with the real migrator (the migrate program's code path). */
+export const migrate = Mysql.migrate(MIGRATIONS).pipe(Effect.provide(NodeContext.layer))
+
+export interface Database {
+  readonly database: string
+  readonly url: Redacted.Redacted<string>
+  readonly sql: MysqlClient.MysqlClient
+  /** The MySQL LogStore over `sql`. */
+  readonly store: Context.Tag.Service<typeof LogStore>
+  /** The client (MysqlClient and SqlClient), to provide to effects of one's own. */
+  readonly context: Context.Context<MysqlClient.MysqlClient>
+  /** The migrations applied. */
+  readonly applied: ReadonlyArray<string>
+}
+
+/** The database `url` names: created, migrated, with a client and a store; dropped when the scope closes. */
+export const migratedDatabase = (url: Redacted.Redacted<string>, options: Mysql.MysqlLogStoreOptions = {}) =>
+  Effect.gen(function* () {
+    const database = yield* Effect.acquireRelease(Mysql.createDatabase(url), () =>
+      Effect.ignore(Mysql.dropDatabase(url)),
+    )
+    const context = yield* Layer.build(Mysql.clientLayer(url, { maxConnections: 4 }))
+    const sql = Context.get(context, MysqlClient.MysqlClient)
+    const applied = yield* Effect.provide(migrate, context)
+    const store = yield* Mysql.make(options).pipe(Effect.provide(context))
+    return { database, url, sql, store, context, applied } satisfies Database
+  })
+
+/** A fresh database of a new name, migrated, with a client and a store; dropped when the scope closes. */
+export const freshDatabase = (options: Mysql.MysqlLogStoreOptions = {}) =>
+  migratedDatabase(urlOf(uniqueName("apimon_t")), options)
+
+/** A fresh database per test, as a scoped layer: `Effect.provide(TestDatabase.layer())`. */
+export class TestDatabase extends Context.Tag("test/TestDatabase")<TestDatabase, Database>() {
+  static readonly layer = (options: Mysql.MysqlLogStoreOptions = {}) =>
+    Layer.scoped(TestDatabase, freshDatabase(options))
+}
+
+/** The LogStore of the TestDatabase. */
+export const testStore = Layer.effect(
+  LogStore,
+  Effect.map(TestDatabase, (db) => db.store),
+)
+
+/**
+ * For a program under test that creates them itself (`migrate`): a new database name and a
+ * new read-only user name on the test server, both dropped when the scope closes.
+ */
+export const scratchDatabase = (prefix = "apimon_p") =>
+  Effect.acquireRelease(
+    Effect.sync(() => {
+      const database = uniqueName(prefix)
+      return { database, url: urlOf(database), readOnlyUser: uniqueName("ro") }
+    }),
+    ({ url, readOnlyUser }) =>
+      Effect.all([
+        Effect.ignore(Mysql.dropDatabase(url)),
+        Effect.flatMap(
+          MysqlClient.MysqlClient,
+          (sql) => sql`DROP USER IF EXISTS ${readOnlyUser}@'%'`.unprepared,
+        ).pipe(Effect.provide(Mysql.clientLayer(urlOf("mysql"), { maxConnections: 1 })), Effect.ignore),
+      ]),
+  )
+
+/** SUM(count) of a rollup table. */
+export const sumOf = (sql: MysqlClient.MysqlClient, table: string) =>
+  Effect.map(sql<{ n: string | number | null }>`SELECT SUM(count) AS n FROM ${sql(table)}`, (rows) =>
+    Number(rows[0]?.n ?? 0),
+  )
+
+/** Every row of the rollup and histogram tables, in key order. */
+export const snapshot = (sql: MysqlClient.MysqlClient) =>
+  Effect.all([
+    sql`SELECT CAST(minute AS CHAR) AS minute, service, source, endpoint, method, status_code, level, count, sum_ms, max_ms
+        FROM api_rollup_minute ORDER BY minute, service, source, endpoint, method, status_code, level`,
+    sql`SELECT CAST(minute AS CHAR) AS minute, service, endpoint, method, bucket, lower_ms, upper_ms, count
+        FROM api_latency_minute ORDER BY minute, service, endpoint, method, bucket`,
+  ])
+
+/** Rows, distinct event ids, and the rollups' and histogram's totals. */
+export const totals = (sql: MysqlClient.MysqlClient) =>
+  Effect.map(
+    Effect.all([
+      sql<{ n: number; ids: number }>`SELECT COUNT(*) AS n, COUNT(DISTINCT event_id) AS ids FROM api_logs`,
+      sumOf(sql, "api_rollup_minute"),
+      sumOf(sql, "api_latency_minute"),
+    ]),
+    ([[counts], rollups, latency]) => ({
+      rows: Number(counts?.n ?? 0),
+      eventIds: Number(counts?.ids ?? 0),
+      rollups,
+      latency,
+    }),
+  )
+
+export interface TableChecksum {
+  readonly table: string
+  readonly rows: number
+  /** SUM(CRC32(every column but the auto-increment id, NULL spelled out)). */
+  readonly crc: string
+}
+
+/**
+ * A checksum of each projection table over every column but the auto-increment id (and the
+ * offsets' `updated_at`, a wall-clock time): equal checksums mean equal contents whatever the
+ * order the rows were written in. DOUBLE columns count to the microsecond: a rollup's `sum_ms`
+ * is a floating-point sum, and its last bits depend on how the events were grouped into
+ * batches (see `sumDrift`).
+ */
+export const checksums = (sql: MysqlClient.MysqlClient) =>
+  Effect.forEach(["api_logs", "api_rollup_minute", "api_latency_minute", "consumer_offsets"], (table) =>
+    Effect.gen(function* () {
+      const columns = yield* sql<{ name: string; type: string }>`
+        SELECT column_name AS name, data_type AS type FROM information_schema.columns
+        WHERE table_schema = DATABASE() AND table_name = ${table}
+          AND extra NOT LIKE '%auto_increment%' AND column_name <> 'updated_at'
+        ORDER BY ordinal_position`
+      const fields = columns
+        .map((c) =>
+          /^(double|float)$/i.test(c.type) ? `ROUND(\`${c.name}\`, 3)` : `CAST(\`${c.name}\` AS CHAR)`,
+        )
+        .map((f) => `COALESCE(${f}, '<NULL>')`)
+        .join(", ")
+      const [row] = yield* sql.unsafe<{ n: number; crc: string | null }>(
+        `SELECT COUNT(*) AS n, CAST(SUM(CRC32(CONCAT_WS('|', ${fields}))) AS CHAR) AS crc FROM \`${table}\``,
+      )
+      return { table, rows: Number(row?.n ?? 0), crc: row?.crc ?? "0" } satisfies TableChecksum
+    }),
+  )
+
+/** `sum_ms` of every rollup row, by key. */
+export const rollupSums = (sql: MysqlClient.MysqlClient) =>
+  Effect.map(
+    sql<{ k: string; s: number }>`
+      SELECT CONCAT_WS('|', minute, service, source, endpoint, method, status_code, level) AS k, sum_ms AS s
+      FROM api_rollup_minute`,
+    (rows) => new Map(rows.map((r) => [r.k, Number(r.s)])),
+  )
+
+/** How two builds' `sum_ms` differ: rows not bit-identical, and the largest difference in ms. */
+export const sumDrift = (a: ReadonlyMap<string, number>, b: ReadonlyMap<string, number>) => {
+  let rows = 0
+  let max = 0
+  for (const [k, x] of a) {
+    const y = b.get(k) ?? Number.NaN
+    if (x !== y) rows += 1
+    max = Math.max(max, Math.abs(x - y))
+  }
+  return { rows, max }
+}
