@@ -200,6 +200,8 @@ export const make = (overrides: Partial<SubscriptionSettings> = {}) =>
 
           yield* Effect.addFinalizer(() =>
             Effect.promise(() => consumer.disconnect().catch(() => undefined)).pipe(
+              // finalizers are uninterruptible: without this the timeout would wait for the batch forever
+              Effect.interruptible,
               Effect.timeoutOption(settings.shutdownTimeout),
               Effect.flatMap((ok) =>
                 Option.isNone(ok)

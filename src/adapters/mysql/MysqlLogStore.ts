@@ -34,7 +34,7 @@
  * waiting and retrying may help.
  */
 import { FileSystem } from "@effect/platform"
-import { SqlClient } from "@effect/sql"
+import { SqlClient, SqlError } from "@effect/sql"
 import { MysqlClient, MysqlMigrator } from "@effect/sql-mysql2"
 import {
   Cause,
@@ -590,12 +590,12 @@ export const make = (options: MysqlLogStoreOptions = {}) =>
     ) {
       if (events.length === 0 && offsets.length === 0) return { inserted: 0, duplicates: 0 }
       yield* Effect.annotateCurrentSpan({ events: events.length, offsets: offsets.length })
-      return yield* sql
-        .withTransaction(storeOnce(events, offsets))
-        .pipe(
-          Effect.retry({ schedule: retry, while: (e) => RETRYABLE.has(mysqlCodeOf(e) ?? "") }),
-          Effect.mapError(errorWith(target, `storing ${events.length} events`)),
-        )
+      return yield* sql.withTransaction(storeOnce(events, offsets)).pipe(
+        // a connection lost mid-transaction fails the ROLLBACK (or COMMIT), which @effect/sql makes a defect
+        Effect.catchAllDefect((d) => (d instanceof SqlError.SqlError ? Effect.fail(d) : Effect.die(d))),
+        Effect.retry({ schedule: retry, while: (e) => RETRYABLE.has(mysqlCodeOf(e) ?? "") }),
+        Effect.mapError(errorWith(target, `storing ${events.length} events`)),
+      )
     })
 
     const offsets = (topics: ReadonlyArray<string>) =>
