@@ -8,7 +8,7 @@
  *   tsx src/programs/consumer.ts [--replay] [--group apimon-consumer]
  */
 import { Command, Options } from "@effect/cli"
-import { Clock, Config, Console, Duration, Effect, Fiber, Option, Schedule } from "effect"
+import { Clock, Config, Console, Duration, Effect, Fiber, Layer, Option, Schedule } from "effect"
 import * as Kafka from "../adapters/kafka/index.ts"
 import { LogStore } from "../adapters/LogStore.ts"
 import * as Mysql from "../adapters/mysql/MysqlLogStore.ts"
@@ -31,14 +31,48 @@ const options = {
     Options.withFallbackConfig(Config.integer("CONSUMER_IDLE_EXIT")),
     Options.optional,
   ),
+  sessionTimeout: Options.integer("session-timeout").pipe(
+    Options.withDescription(
+      "Seconds without a heartbeat before the group hands this consumer's partitions to another (CONSUMER_SESSION_TIMEOUT; default 30; the broker accepts 6 to 300 by default)",
+    ),
+    Options.withFallbackConfig(Config.integer("CONSUMER_SESSION_TIMEOUT").pipe(Config.withDefault(30))),
+  ),
   topicMap: Shared.topicMap,
   brokers: Shared.brokers,
 }
 
+/**
+ * The MySQL store, waiting for the server: while it is unreachable, one line says where and the
+ * connection is retried with backoff (0.5 s doubling, at most 30 s), forever. Other failures
+ * (bad credentials, missing tables) stop the program with their message.
+ */
+const mysqlUntilReachable = Mysql.layer.pipe(
+  Layer.tapError((error) =>
+    Mysql.isConnectionError(error)
+      ? Effect.logWarning(`consumer: ${error.message}; retrying with backoff`)
+      : Effect.void,
+  ),
+  Layer.retry(
+    Schedule.exponential("500 millis", 2).pipe(
+      Schedule.union(Schedule.spaced("30 seconds")),
+      Schedule.jittered,
+      Schedule.whileInput((error: unknown) => Mysql.isConnectionError(error)),
+    ),
+  ),
+)
+
 const command = Command.make("consumer", options, (args) =>
   Effect.gen(function* () {
+    if (args.sessionTimeout < 1)
+      return yield* Effect.fail(new Error("--session-timeout must be at least 1 second"))
     const topicMap = yield* Shared.loadTopicMap(args.topicMap)
     const stats = makeStats()
+    const sessionMs = args.sessionTimeout * 1000
+    // a killed consumer's partitions move after the session timeout; heartbeats well within it
+    const subscription = {
+      sessionTimeout: sessionMs,
+      heartbeatInterval: Math.min(3_000, Math.floor(sessionMs / 3)),
+    }
     const client = Kafka.KafkaClient.layer({
       brokers: yield* Shared.resolveBrokers(args.brokers),
       clientId: yield* Settings.kafkaClientId,
@@ -91,15 +125,26 @@ const command = Command.make("consumer", options, (args) =>
             onSome: (s) => idleMs >= s * 1000 && stats.records > 0 && totalLag(stats) === 0,
           }),
       })
-      yield* Effect.raceFirst(Fiber.join(worker), watch)
-      yield* Fiber.interrupt(worker)
-      const seconds = Duration.millis((yield* Clock.currentTimeMillis) - started)
-      yield* Console.log(
-        `apimon consumer: stopped after ${Duration.format(seconds)}: ${int(stats.records)} records, ${int(stats.stored)} stored, ${int(stats.duplicates)} duplicates, ${int(stats.deadLettered)} dead-lettered`,
+      // on SIGTERM too: the worker's interruption lets the batch in hand finish and commit
+      // (the subscription's disconnect waits for it), and only then is the final line written
+      const stopped = Effect.gen(function* () {
+        yield* Fiber.interrupt(worker)
+        const seconds = Duration.millis((yield* Clock.currentTimeMillis) - started)
+        yield* Console.log(
+          `apimon consumer: stopped after ${Duration.format(seconds)}: ${int(stats.records)} records, ${int(stats.stored)} stored, ${int(stats.duplicates)} duplicates, ${int(stats.deadLettered)} dead-lettered`,
+        )
+      })
+      yield* Effect.raceFirst(Fiber.join(worker), watch).pipe(
+        Effect.onInterrupt(() =>
+          Effect.logInfo("consumer: stopping: finishing the batch in hand, then leaving the group"),
+        ),
+        Effect.ensuring(stopped),
       )
     })
 
-    return yield* run.pipe(Effect.provide([Kafka.consumerLayer(topicMap, { client }), Mysql.layer]))
+    return yield* run.pipe(
+      Effect.provide([Kafka.consumerLayer(topicMap, { client, subscription }), mysqlUntilReachable]),
+    )
   }),
 ).pipe(Command.withDescription("Project every topic of the map into MySQL, exactly once"))
 
