@@ -708,9 +708,17 @@ const benchQueries = async (args: Args) => {
       } catch (error) {
         const code = (error as { code?: string }).code
         if (attempt > 1 || (code !== "PROTOCOL_CONNECTION_LOST" && code !== "ECONNRESET")) throw error
-        console.log(`\n  connection lost (${code}); reconnecting`)
+        console.log(`\n  connection lost (${code}); reconnecting (waiting up to 2 minutes for the server)`)
         connection.destroy()
-        connection = await grafanaSession(serverUrl(), args.database)
+        for (let wait = 0; ; wait++) {
+          try {
+            connection = await grafanaSession(serverUrl(), args.database)
+            break
+          } catch (e) {
+            if (wait >= 60) throw e
+            await new Promise((resolve) => setTimeout(resolve, 2000))
+          }
+        }
       }
     }
   }
@@ -767,9 +775,10 @@ const benchQueries = async (args: Args) => {
         ms[name] = median(times)
       }
       results.push({ dashboard: q.dashboard, title: q.title, ms, rows: counts })
-      process.stdout.write(".")
+      console.log(
+        `  ${q.dashboard} / ${q.title}: ${RANGES.map(([n]) => `${n} ${ms[n]!.toFixed(1)} ms`).join(", ")}`,
+      )
     }
-    process.stdout.write("\n")
     return results
   } finally {
     await connection.end()
