@@ -15,6 +15,8 @@ export interface Child {
   readonly process: ChildProcess
   /** Peak RSS so far, bytes (0 where /proc is unavailable). */
   peakRss(): number
+  /** CPU time (user + system) used so far, seconds, as last sampled (0 where /proc is unavailable). */
+  cpuSeconds(): number
   /** Resolves with the first line (stdout or stderr) that matches, and the time it was seen. */
   waitFor(pattern: RegExp, timeoutMs: number): Promise<{ line: string; at: number }>
   /** Every line printed so far. */
@@ -23,6 +25,17 @@ export interface Child {
   exited: Promise<number>
   /** SIGTERM, then SIGKILL after `graceMs`; resolves with the exit code. */
   stop(graceMs?: number): Promise<number>
+}
+
+const readCpu = (pid: number): number | undefined => {
+  try {
+    // fields after the command name: state is the 3rd, utime the 14th, stime the 15th (clock ticks)
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+    return (Number(fields[11]) + Number(fields[12])) / 100
+  } catch {
+    return undefined
+  }
 }
 
 const readHwm = (pid: number): number => {
@@ -73,8 +86,12 @@ export const spawnCommand = (
   const lines: Array<string> = []
   const watchers: Array<{ pattern: RegExp; resolve: (v: { line: string; at: number }) => void }> = []
   let peak = 0
+  let cpu = 0
   const sample = () => {
-    if (child.pid !== undefined) peak = Math.max(peak, readHwm(child.pid))
+    if (child.pid !== undefined) {
+      peak = Math.max(peak, readHwm(child.pid))
+      cpu = Math.max(cpu, readCpu(child.pid) ?? 0)
+    }
   }
   const sampler = setInterval(sample, 100)
   const onLine = (line: string) => {
@@ -118,6 +135,10 @@ export const spawnCommand = (
     peakRss: () => {
       sample()
       return peak
+    },
+    cpuSeconds: () => {
+      sample()
+      return cpu
     },
     waitFor: (pattern, timeoutMs) => {
       const seen = lines.find((l) => pattern.test(l))

@@ -90,6 +90,7 @@ export const apimonConsumerRound = async (
   const conn = await connect(DB)
   try {
     const joined = await child.waitFor(/joined the group/, 120_000)
+    const cpuAtJoin = child.cpuSeconds()
     const end = await until(
       "the consumer to commit every event",
       async () => {
@@ -101,11 +102,17 @@ export const apimonConsumerRound = async (
       900_000,
       20,
     )
+    const cpu = child.cpuSeconds() - cpuAtJoin
     const [rows] = await conn.query("SELECT COUNT(*) AS n FROM api_logs")
     const stored = Number((rows as Array<{ n: number }>)[0]?.n ?? 0)
     const code = await child.stop()
     if (code !== 0) throw new Error(`the consumer exited with ${code}`)
-    return { rate: (events * 1000) / (end - joined.at), peakRss: child.peakRss(), stored }
+    return {
+      rate: (events * 1000) / (end - joined.at),
+      cpuPerEventUs: (cpu * 1e6) / events,
+      peakRss: child.peakRss(),
+      stored,
+    }
   } finally {
     await child.stop()
     await conn.end()
@@ -135,6 +142,7 @@ export const run = async (ctx: BenchContext): Promise<PartResult> => {
   await freshDatabase(NAIVE_DB)
 
   const apimon: Array<number> = []
+  const apimonCpu: Array<number> = []
   const raw: Array<number> = []
   const perf: Array<number> = []
   const insert: Array<number> = []
@@ -145,6 +153,7 @@ export const run = async (ctx: BenchContext): Promise<PartResult> => {
     const a = await apimonConsumerRound(ctx, topic, events, r === 1 ? "consumer" : undefined)
     if (a.stored !== events) throw new Error(`apimon's consumer stored ${a.stored} rows, expected ${events}`)
     apimon.push(a.rate)
+    apimonCpu.push(a.cpuPerEventUs)
     peaks.push(a.peakRss)
     ctx.log(
       `    apimon consumer        ${Math.round(a.rate).toLocaleString("en-US")} events/s, peak RSS ${(a.peakRss / MB).toFixed(0)} MB`,
@@ -257,6 +266,12 @@ export const run = async (ctx: BenchContext): Promise<PartResult> => {
         note: "rows, rollups, histogram and offsets committed",
       },
       {
+        name: "apimon consumer CPU per event",
+        unit: "µs",
+        series: series(apimonCpu),
+        note: "the consumer process's user + system time ÷ events (robust to a busy machine)",
+      },
+      {
         name: "Kafka ConsumerPerformance",
         unit: "events/s",
         series: s.perf,
@@ -298,6 +313,7 @@ export const run = async (ctx: BenchContext): Promise<PartResult> => {
       insertRows,
       naive,
       rates: { apimon, raw, perf, insert, naive: naiveRates },
+      apimonCpuPerEventUs: apimonCpu,
       peakRss: peaks,
     },
   }

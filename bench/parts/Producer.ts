@@ -30,6 +30,7 @@ export const run = async (ctx: BenchContext): Promise<PartResult> => {
   const apimon: Array<number> = []
   const perf: Array<number> = []
   const peaks: Array<number> = []
+  const cpuPerEvent: Array<number> = []
   for (let r = 1; r <= ctx.rounds; r++) {
     ctx.log(`  round ${r}/${ctx.rounds}`)
     // a fresh topic each round: both write into the same empty log
@@ -45,7 +46,10 @@ export const run = async (ctx: BenchContext): Promise<PartResult> => {
         echo: ctx.verbose,
       },
     )
+    await p.waitFor(/^apimon producer:/, 120_000)
+    const cpu0 = p.cpuSeconds()
     const out = await runToEnd(p, 600_000)
+    cpuPerEvent.push(((p.cpuSeconds() - cpu0) * 1e6) / events)
     const done = out.map((l) => /^done .*\| ([\d,]+) events\/s/.exec(l)).find((m) => m !== null)
     if (done === undefined || done === null)
       throw new Error(`the producer printed no final rate:\n${out.slice(-3).join("\n")}`)
@@ -103,6 +107,12 @@ export const run = async (ctx: BenchContext): Promise<PartResult> => {
         note: "synthetic events generated, JSON, batched, sent",
       },
       {
+        name: "apimon producer CPU per event",
+        unit: "µs",
+        series: series(cpuPerEvent),
+        note: "the producer process's user + system time ÷ events (robust to a busy machine)",
+      },
+      {
         name: "Kafka ProducerPerformance",
         unit: "records/s",
         series: s.perf,
@@ -114,6 +124,12 @@ export const run = async (ctx: BenchContext): Promise<PartResult> => {
       info("apimon producer peak RSS", Math.max(...peaks) / MB, "MB"),
     ],
     notes: [],
-    raw: { events, recordBytes: size, rates: { apimon, perf }, peakRss: peaks },
+    raw: {
+      events,
+      recordBytes: size,
+      rates: { apimon, perf },
+      apimonCpuPerEventUs: cpuPerEvent,
+      peakRss: peaks,
+    },
   }
 }
