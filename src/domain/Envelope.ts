@@ -56,6 +56,8 @@ const is = {
   statusCode: Schema.is(fields.statusCode),
   responseTimeMs: Schema.is(fields.responseTimeMs),
   level: Schema.is(fields.level),
+  /** On the decoded Date: its range (what every store can hold). */
+  timestamp: Schema.is(fields.timestamp),
 }
 /** A string the Schema keeps as it is (not cut). */
 const isText = (u: unknown, max: number): u is string => typeof u === "string" && u.length <= max
@@ -87,7 +89,7 @@ export const decodeFast = (text: string): RequestEvent | undefined => {
   const hasMessage = Object.hasOwn(o, "message")
   if (hasMessage && !isText(message, MAX_MESSAGE)) return undefined
   const date = new Date(timestamp)
-  if (Number.isNaN(date.getTime())) return undefined
+  if (Number.isNaN(date.getTime()) || !is.timestamp(date)) return undefined
   return RequestEvent.make(
     {
       eventId,
@@ -131,7 +133,15 @@ export const decodeRecord = (record: RawRecord): Either.Either<RequestEvent, str
   }
   const fast = decodeFast(text)
   if (fast !== undefined) return Either.right(fast)
-  return Either.mapLeft(decodeJson(text), formatError)
+  try {
+    return Either.mapLeft(decodeJson(text), formatError)
+  } catch (error) {
+    // a value nested thousands deep overflows the stack while its parse error is formatted
+    // (found by the poison drill: the consumer died on such a record, again after every restart)
+    return Either.left(
+      `value could not be decoded: ${error instanceof Error ? error.message : String(error)}`,
+    )
+  }
 }
 
 /** The record an event becomes on one topic: keyed by endpoint, schema version in a header. */

@@ -47,12 +47,30 @@ const Truncated = (max: number) =>
   })
 
 export const StatusCode = Schema.Int.pipe(Schema.between(100, 599), Schema.brand("StatusCode"))
-export const ResponseTimeMs = Schema.Number.pipe(Schema.finite(), Schema.nonNegative())
+/**
+ * At most a day: a longer response time is not a measurement, and a few such values would
+ * overflow the rollups' sums (found by the poison drill: two events of 1e308 ms made every
+ * store of their batch fail, blocking the consumer for good).
+ */
+export const MAX_RESPONSE_TIME_MS = 86_400_000
+export const ResponseTimeMs = Schema.Number.pipe(
+  Schema.finite(),
+  Schema.nonNegative(),
+  Schema.lessThanOrEqualTo(MAX_RESPONSE_TIME_MS),
+)
+
+/**
+ * 1970 to 9999: what every store can hold (MySQL's DATETIME ends with year 9999; found by the
+ * poison drill: an event of year 12345 decoded fine and then failed every store of its batch).
+ */
+export const EventTimestamp = Schema.Date.pipe(
+  Schema.betweenDate(new Date("1970-01-01T00:00:00.000Z"), new Date("9999-12-31T23:59:59.999Z")),
+)
 
 export class RequestEvent extends Schema.Class<RequestEvent>("RequestEvent")({
   eventId: EventId.EventId,
   requestId: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(128)),
-  timestamp: Schema.Date,
+  timestamp: EventTimestamp,
   service: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(64)),
   source: Source,
   endpoint: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(255)),
@@ -100,7 +118,7 @@ export const make = (input: EventInput): Effect.Effect<RequestEvent> =>
         endpoint: input.endpoint,
         method: input.method,
         statusCode: Math.min(599, Math.max(100, Math.round(input.statusCode))),
-        responseTimeMs: Math.max(0, input.responseTimeMs),
+        responseTimeMs: Math.min(MAX_RESPONSE_TIME_MS, Math.max(0, input.responseTimeMs)),
         userAgent: input.userAgent.slice(0, MAX_USER_AGENT),
         level: levelOf(input.endpoint, input.statusCode),
         ...(input.message === undefined ? {} : { message: input.message.slice(0, MAX_MESSAGE) }),
