@@ -10,7 +10,6 @@
  * SIGTERM or Ctrl-C closes the scopes in order: the server stops accepting and lets in-flight
  * requests finish, then the publisher flushes what it holds.
  */
-import { createServer } from "node:http"
 import { Command, Options } from "@effect/cli"
 import { HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
@@ -21,7 +20,11 @@ import * as Memory from "../adapters/memory/Memory.ts"
 import { MemoryBroker } from "../adapters/memory/MemoryBroker.ts"
 import * as Settings from "../adapters/Settings.ts"
 import * as TopicMapLoader from "../adapters/TopicMapLoader.ts"
+import * as GracefulHttp from "./lib/GracefulHttp.ts"
 import { runCli } from "./lib/Main.ts"
+
+/** How long a SIGTERM waits for the requests in flight before it abandons them. */
+const DRAIN_TIMEOUT = "15 seconds"
 
 const options = {
   port: Options.integer("port").pipe(
@@ -83,17 +86,31 @@ const command = Command.make("api", options, (args) =>
         ? Kafka.publisherLayer(topicMap)
         : Memory.publisherLayer(topicMap).pipe(Layer.provide(MemoryBroker.layer))
 
+    // stops gracefully (see GracefulHttp): drained before NodeHttpServer removes the handler
+    const graceful = GracefulHttp.make()
     const server = ApiServer.layer({
       service: settings.service,
       seed: Option.getOrElse(args.seed, () => settings.seed),
       chaos,
       logging: !args.noLogging,
     }).pipe(
-      Layer.provideMerge(NodeHttpServer.layer(createServer, { port: args.port, host: args.host })),
+      Layer.provideMerge(NodeHttpServer.layer(graceful.create, { port: args.port, host: args.host })),
       Layer.provide(publisher),
     )
 
     return yield* Effect.gen(function* () {
+      // the innermost finalizer: runs first on SIGTERM, before the server's and the publisher's
+      yield* Effect.addFinalizer(() =>
+        Effect.gen(function* () {
+          yield* Effect.logInfo("api: stopping: no new connections; answering the requests in flight")
+          const { abandoned } = yield* graceful.drain(DRAIN_TIMEOUT)
+          if (abandoned > 0)
+            yield* Effect.logWarning("api: requests still in flight after the drain timeout were abandoned", {
+              abandoned,
+            })
+          else yield* Effect.logInfo("api: every request answered; flushing the publisher")
+        }),
+      )
       const address = yield* HttpServer.addressFormattedWith((url) => Effect.succeed(url))
       const local = args.host === "0.0.0.0" || args.host === "::" ? `http://localhost:${args.port}` : address
       yield* Console.log(`apimon api: listening on ${address}`)
@@ -111,7 +128,7 @@ const command = Command.make("api", options, (args) =>
           `  chaos:   on (failure rate ${chaos.failureRate}, latency scale ${chaos.latencyScale})`,
         )
       return yield* Effect.never
-    }).pipe(Effect.provide(server))
+    }).pipe(Effect.scoped, Effect.provide(server))
   }),
 ).pipe(Command.withDescription("Serve the demo API and log every request as an event"))
 
