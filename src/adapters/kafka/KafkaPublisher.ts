@@ -18,7 +18,7 @@ import { Effect, Layer } from "effect"
 import { CompressionTypes, type Message, Partitioners, type Producer, type TopicMessages } from "kafkajs"
 import type { OutgoingRecord } from "../../domain/Envelope.ts"
 import type { TopicMap } from "../../domain/TopicMap.ts"
-import { type BatchingOptions, makeBatching, Publisher } from "../Publisher.ts"
+import { type BatchingOptions, batchingConfig, makeBatching, Publisher } from "../Publisher.ts"
 import { KafkaAdmin } from "./KafkaAdmin.ts"
 import { KafkaClient, KafkaRequestError } from "./KafkaClient.ts"
 
@@ -106,6 +106,8 @@ export const make = (
   Effect.gen(function* () {
     const admin = yield* KafkaAdmin
     yield* admin.ensureTopics([...topicMap.topics, topicMap.deadLetter])
+    // PUBLISHER_BUFFER_SIZE and the like; the options given in code win
+    const fromEnv = yield* batchingConfig
     // acquired before the engine: its release (disconnect) runs after the engine's flush
     const lanes = batching?.lanes ?? KAFKA_LANES
     const producer = yield* acquireProducer("publisher", lanes)
@@ -117,7 +119,7 @@ export const make = (
           : Effect.asVoid(
               sendBatch(producer, topicMessages(records), options.compression, "publisher: send"),
             ),
-      batching: { ...batching, lanes },
+      batching: { ...fromEnv, ...batching, lanes },
     })
   })
 
