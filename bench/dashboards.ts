@@ -7,7 +7,7 @@
  *
  *   npm run bench:dashboards -- [--events 10000000 | --quick] [--days 7] [--writers 2]
  *                               [--batch 2000] [--rounds 5] [--skip-load] [--drop]
- *                               [--database apimon_bench]
+ *                               [--database apimon_bench] [--only TITLE]
  *
  * The server is BENCH_MYSQL_URL, else TEST_MYSQL_URL, else mysql://root@127.0.0.1:3306; the
  * database is `apimon_bench` unless `--database` names another (dropped and re-created unless
@@ -58,6 +58,8 @@ export interface DashboardPanel {
   readonly targets?: ReadonlyArray<DashboardTarget>
   readonly panels?: ReadonlyArray<DashboardPanel>
   readonly options?: { readonly content?: string }
+  /** The panel's min interval (overrides the data source's `timeInterval`). */
+  readonly interval?: string
 }
 
 export interface DashboardVariable {
@@ -103,6 +105,8 @@ export interface PanelQuery {
   readonly refId: string
   readonly format: string
   readonly rawSql: string
+  /** The panel's min interval, when it sets one. */
+  readonly minInterval?: string
 }
 
 /** Every SQL target of every panel (Grafana's SQL data sources default to `time_series`). */
@@ -120,6 +124,9 @@ export const panelTargets = (dashboard: Dashboard): ReadonlyArray<PanelQuery> =>
               refId: t.refId,
               format: t.format ?? "time_series",
               rawSql: t.rawSql,
+              ...(panel.interval === undefined || panel.interval === ""
+                ? {}
+                : { minInterval: panel.interval }),
             },
           ],
     ),
@@ -531,11 +538,13 @@ interface Args {
   readonly skipLoad: boolean
   readonly keep: boolean
   readonly database: string
+  /** Only the panels whose title contains this text. */
+  readonly only: string | undefined
   readonly help: boolean
 }
 
 const USAGE =
-  "usage: bench:dashboards [--events N | --quick] [--days 7] [--writers 2] [--batch 2000] [--rounds 5] [--skip-load] [--drop] [--database apimon_bench]"
+  "usage: bench:dashboards [--events N | --quick] [--days 7] [--writers 2] [--batch 2000] [--rounds 5] [--skip-load] [--drop] [--database apimon_bench] [--only TITLE]"
 
 const parseArgs = (argv: ReadonlyArray<string>): Args => {
   const args = {
@@ -547,6 +556,7 @@ const parseArgs = (argv: ReadonlyArray<string>): Args => {
     skipLoad: false,
     keep: true,
     database: BENCH_DATABASE,
+    only: undefined as string | undefined,
     help: false,
   }
   for (let i = 0; i < argv.length; i++) {
@@ -565,6 +575,7 @@ const parseArgs = (argv: ReadonlyArray<string>): Args => {
     else if (flag === "--skip-load") args.skipLoad = true
     else if (flag === "--keep") args.keep = true
     else if (flag === "--drop") args.keep = false
+    else if (flag === "--only") args.only = argv[++i]
     else if (flag === "--database") {
       const name = argv[++i] ?? ""
       if (!/^[A-Za-z0-9_]+$/.test(name))
@@ -732,39 +743,46 @@ const benchQueries = async (args: Args) => {
     console.log(
       `data: ${Number(rows[0]?.rollups ?? 0).toLocaleString("en-US")} rollup rows, ${Number(rows[0]?.histogram_rows ?? 0).toLocaleString("en-US")} histogram rows; ranges end at ${new Date(endMs).toISOString()}`,
     )
-    const queries = loadDashboards().flatMap(({ dashboard }) => {
-      const vars = selectionsFor(dashboard, { service: { value: ALL }, endpoint: { value: ALL } })
-      const panels = panelTargets(dashboard).map((q) => ({ ...q, vars }))
-      const variables = templateVariables(dashboard).flatMap((v) => {
-        const sql = variableSql(v)
-        return sql === undefined
-          ? []
-          : [
-              {
-                dashboard: dashboard.uid,
-                panelId: 0,
-                title: `variable $${v.name}`,
-                type: "variable",
-                refId: "A",
-                format: "table",
-                rawSql: sql,
-                vars,
-              },
-            ]
+    const queries: Array<PanelQuery & { readonly vars: Record<string, VariableSelection> }> =
+      loadDashboards().flatMap(({ dashboard }) => {
+        const vars = selectionsFor(dashboard, { service: { value: ALL }, endpoint: { value: ALL } })
+        const panels = panelTargets(dashboard).map((q) => ({ ...q, vars }))
+        const variables = templateVariables(dashboard).flatMap((v) => {
+          const sql = variableSql(v)
+          return sql === undefined
+            ? []
+            : [
+                {
+                  dashboard: dashboard.uid,
+                  panelId: 0,
+                  title: `variable $${v.name}`,
+                  type: "variable",
+                  refId: "A",
+                  format: "table",
+                  rawSql: sql,
+                  vars,
+                },
+              ]
+        })
+        return [...variables, ...panels]
       })
-      return [...variables, ...panels]
-    })
     const results: Array<{
       dashboard: string
       title: string
       ms: Record<string, number>
       rows: Record<string, number>
     }> = []
-    for (const q of queries) {
+    for (const q of queries.filter((q) => args.only === undefined || q.title.includes(args.only))) {
       const ms: Record<string, number> = {}
       const counts: Record<string, number> = {}
       for (const [name, span] of RANGES) {
-        const ctx = { from: endMs - span, to: endMs, interval: intervalFor(span), vars: q.vars }
+        const minInterval = q.minInterval === undefined ? 60_000 : parseInterval(q.minInterval)
+        const ctx = {
+          from: endMs - span,
+          to: endMs,
+          interval: intervalFor(span, 1000, minInterval),
+          vars: q.vars,
+        }
         const sql = expandMacros(q.rawSql, ctx)
         const times: Array<number> = []
         for (let r = 0; r < args.rounds; r++) {
