@@ -2,7 +2,7 @@
  * The entrypoints as a user runs them: `--help` works, and a bad topic map stops every program
  * that reads one with a non-zero exit and a message naming the file, the field and the problem.
  */
-import { spawnSync } from "node:child_process"
+import { execFile } from "node:child_process"
 import { existsSync, mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -15,17 +15,23 @@ const programs = ["demo", "producer", "consumer", "migrate", "api", "simulator"]
 )
 const readsTopicMap = programs.filter((p) => ["demo", "producer", "consumer", "api"].includes(p))
 
+/** Runs a program to its end (asynchronously: a blocked test worker would stall vitest's RPC). */
 const run = (program: string, args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
-  spawnSync(tsx, [join(root, `src/programs/${program}.ts`), ...args], {
-    cwd: root,
-    env: { ...process.env, ...env, NO_COLOR: "1" },
-    encoding: "utf8",
-    timeout: 60_000,
+  new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+    execFile(
+      tsx,
+      [join(root, `src/programs/${program}.ts`), ...args],
+      { cwd: root, env: { ...process.env, ...env, NO_COLOR: "1" }, encoding: "utf8", timeout: 60_000 },
+      (error, stdout, stderr) => {
+        const status = error === null ? 0 : typeof error.code === "number" ? error.code : null
+        resolve({ status, stdout, stderr })
+      },
+    )
   })
 
 describe("programs", () => {
-  it.each(programs)("%s --help prints its usage and exits 0", (program) => {
-    const result = run(program, ["--help"])
+  it.each(programs)("%s --help prints its usage and exits 0", async (program) => {
+    const result = await run(program, ["--help"])
     expect(result.status).toBe(0)
     expect(result.stdout).toContain("USAGE")
     expect(result.stdout).toContain(program)
@@ -43,8 +49,8 @@ describe("programs", () => {
 
   it.each(
     readsTopicMap,
-  )("%s exits non-zero on a bad topic map, naming the file, the field and the problem", (program) => {
-    const result = run(program, ["--help"].slice(1), { TOPIC_MAP: bad, KAFKA_BROKERS: "127.0.0.1:1" })
+  )("%s exits non-zero on a bad topic map, naming the file, the field and the problem", async (program) => {
+    const result = await run(program, [], { TOPIC_MAP: bad, KAFKA_BROKERS: "127.0.0.1:1" })
     expect(result.status).toBe(1)
     expect(result.stderr).toContain(bad)
     expect(result.stderr).toContain("levels.ERROR: is missing")
@@ -53,8 +59,8 @@ describe("programs", () => {
     expect(result.stderr).not.toMatch(/\n\s+at /)
   })
 
-  it("a topic map that does not exist is named", () => {
-    const result = run(readsTopicMap[0]!, [], { TOPIC_MAP: join(dir, "missing.json") })
+  it("a topic map that does not exist is named", async () => {
+    const result = await run(readsTopicMap[0]!, [], { TOPIC_MAP: join(dir, "missing.json") })
     expect(result.status).toBe(1)
     expect(result.stderr).toContain("missing.json")
     expect(result.stderr).toContain("file not found")
