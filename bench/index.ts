@@ -90,6 +90,7 @@ const main = async () => {
   const ctx: BenchContext = {
     quick: args.quick,
     rounds: args.rounds ?? (args.quick ? 2 : 3),
+    roundsGiven: args.rounds !== undefined,
     profileDir: args.profile,
     verbose: args.verbose,
     peaks: { consumer: [], api: [] },
@@ -99,7 +100,7 @@ const main = async () => {
   const failures: Array<{ part: string; error: string }> = []
   for (const name of parts) {
     const t0 = performance.now()
-    console.log(`\n-- ${name} (${ctx.rounds} rounds${ctx.quick ? ", quick" : ""})`)
+    console.log(`\n-- ${name}${ctx.quick ? " (quick)" : ""}`)
     try {
       const r = await PARTS[name]!(ctx)
       results.push(r)

@@ -5,6 +5,8 @@ export interface BenchContext {
   readonly quick: boolean
   /** Rounds per measurement. */
   readonly rounds: number
+  /** Whether `--rounds` was given (a part with a default of its own then follows it). */
+  readonly roundsGiven: boolean
   /** Where `--cpu-prof` profiles go (profiling on when set). */
   readonly profileDir: string | undefined
   /** Prints the children's output. */

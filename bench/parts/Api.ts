@@ -14,7 +14,7 @@ const TOPIC = "apimon-bench-api"
 export const CONNECTIONS = 32
 
 export const run = async (ctx: BenchContext): Promise<PartResult> => {
-  const seconds = ctx.quick ? 2 : 8
+  const seconds = ctx.quick ? 2 : 6
   await deleteTopics([TOPIC, `${TOPIC}-dead-letters`])
   await createTopic(TOPIC, 4)
   const map = topicMapFile(TOPIC)
@@ -25,11 +25,16 @@ export const run = async (ctx: BenchContext): Promise<PartResult> => {
     await load(18431, CONNECTIONS, ctx.quick ? 1 : 2)
     await load(18432, CONNECTIONS, ctx.quick ? 1 : 2)
     const rounds: Record<"on" | "off", Array<LoadResult>> = { on: [], off: [] }
+    // the API process's CPU time per answered request: what logging costs, whatever the machine's load
+    const cpuPerRequest: Record<"on" | "off", Array<number>> = { on: [], off: [] }
     for (let r = 1; r <= ctx.rounds; r++) {
       const order = r % 2 === 1 ? (["on", "off"] as const) : (["off", "on"] as const)
       for (const which of order) {
+        const server = which === "on" ? on : off
+        const cpu0 = server.cpuSeconds()
         const x = await load(which === "on" ? 18431 : 18432, CONNECTIONS, seconds)
         rounds[which].push(x)
+        cpuPerRequest[which].push(((server.cpuSeconds() - cpu0) * 1e6) / Math.max(1, x.requests))
         ctx.log(
           `    round ${r} logging ${which.padEnd(3)}  ${Math.round(x.rps).toLocaleString("en-US")} req/s, p50 ${x.p50} ms, p99 ${x.p99} ms${x.errors > 0 ? `, ${x.errors} errors` : ""}`,
         )
@@ -51,6 +56,13 @@ export const run = async (ctx: BenchContext): Promise<PartResult> => {
       rows: [
         { name: "logging on (Kafka) throughput", unit: "req/s", series: s.onRps },
         { name: "logging off throughput", unit: "req/s", series: s.offRps },
+        {
+          name: "logging on CPU per request",
+          unit: "µs",
+          series: series(cpuPerRequest.on),
+          note: "the API process's user + system time ÷ requests answered",
+        },
+        { name: "logging off CPU per request", unit: "µs", series: series(cpuPerRequest.off) },
         { name: "logging on p50", unit: "ms", series: s.onP50 },
         { name: "logging off p50", unit: "ms", series: s.offP50 },
         { name: "logging on p99", unit: "ms", series: s.onP99 },
@@ -60,10 +72,22 @@ export const run = async (ctx: BenchContext): Promise<PartResult> => {
         atLeast("throughput on ÷ off", s.onRps.median / s.offRps.median, 0.9),
         info("added p50 latency", s.onP50.median - s.offP50.median, "ms"),
         info("added p99 latency", s.onP99.median - s.offP99.median, "ms"),
+        info(
+          "added CPU per request",
+          series(cpuPerRequest.on).median - series(cpuPerRequest.off).median,
+          "µs",
+          "the logging middleware, the publisher and the Kafka producer",
+        ),
         info("API peak RSS (logging on)", peakOn / MB, "MB"),
       ],
       notes: [],
-      raw: { connections: CONNECTIONS, seconds, rounds, peakRss: { on: peakOn, off: off.peakRss() } },
+      raw: {
+        connections: CONNECTIONS,
+        seconds,
+        rounds,
+        cpuPerRequestUs: cpuPerRequest,
+        peakRss: { on: peakOn, off: off.peakRss() },
+      },
     }
   } finally {
     await Promise.all([on.stop(), off.stop()])

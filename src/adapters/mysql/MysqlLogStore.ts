@@ -7,6 +7,10 @@
  *   1. `SELECT event_id … WHERE event_id IN (…)`: which events are already stored;
  *   2. one multi-row `INSERT` of the new rows into `api_logs` (duplicates within the batch
  *      count once, as in the in-memory store);
+ *      Steps 1 and 2 are one round trip when the partition's previous batch met no stored
+ *      event (the steady state): the whole batch is inserted at once, and only a duplicate key
+ *      (InnoDB undoes that statement alone) falls back to asking first. The `SELECT` was
+ *      10–15 % of a batch's time (`npm run bench -- consumer`).
  *   3. the rollup increments of the new events only (`rollupsOf`, computed here), one
  *      multi-row `INSERT … ON DUPLICATE KEY UPDATE count = count + VALUES(count), …`;
  *   4. the same for the latency histogram (`api_latency_minute`);
@@ -490,12 +494,35 @@ export const make = (options: MysqlLogStoreOptions = {}) =>
           ),
         )
 
+    /**
+     * Partitions whose last batch met no event already stored: their next batch is inserted
+     * without asking first (a heuristic: a wrong guess costs a failed INSERT, never an event).
+     */
+    const clean = new Set<string>()
+
     /** The attempt: everything in one transaction. */
     const storeOnce = (events: ReadonlyArray<RequestEvent>, offsets: ReadonlyArray<PartitionOffset>) =>
       Effect.gen(function* () {
         // the first copy of an event within the batch counts; later copies are duplicates
         const unique = new Map<string, RequestEvent>()
         for (const e of events) if (!unique.has(e.eventId)) unique.set(e.eventId, e)
+        const all = [...unique.values()].sort((a, b) => compareStrings(a.eventId, b.eventId))
+        const partition =
+          offsets.length === 1 ? `${offsets[0]!.topic}\u0000${offsets[0]!.partition}` : undefined
+
+        if (partition !== undefined && clean.has(partition) && all.length > 0 && all.length <= chunkSize) {
+          const inserted = yield* insertLogs(all).pipe(
+            Effect.as(true),
+            // InnoDB undoes the failed statement alone: the transaction goes on, and asks
+            Effect.catchIf(
+              (e) => mysqlCodeOf(e) === "ER_DUP_ENTRY",
+              () => Effect.succeed(false),
+            ),
+          )
+          if (inserted) return yield* finish(all, events.length, offsets)
+          clean.delete(partition)
+        }
+
         const existing = new Set<string>()
         for (const ids of chunksOf([...unique.keys()], chunkSize)) {
           const rows = yield* sql<{
@@ -503,29 +530,41 @@ export const make = (options: MysqlLogStoreOptions = {}) =>
           }>`SELECT event_id FROM api_logs WHERE event_id IN ${sql.in(ids)}`.unprepared
           for (const row of rows) existing.add(row.event_id)
         }
-        const fresh = [...unique.values()]
-          .filter((e) => !existing.has(e.eventId))
-          .sort((a, b) => compareStrings(a.eventId, b.eventId))
-
-        for (const chunk of chunksOf(fresh, chunkSize)) {
-          yield* sql`INSERT INTO api_logs ${sql.insert(
-            chunk.map((e) => ({
-              event_id: e.eventId,
-              request_id: e.requestId,
-              timestamp: utc(e.timestamp.getTime()),
-              service: e.service,
-              source: e.source,
-              endpoint: e.endpoint,
-              method: e.method,
-              status_code: e.statusCode,
-              response_time_ms: e.responseTimeMs,
-              user_agent: e.userAgent,
-              level: e.level,
-              message: e.message ?? null,
-            })),
-          )}`.unprepared
+        if (partition !== undefined) {
+          if (existing.size === 0) clean.add(partition)
+          else clean.delete(partition)
         }
+        const fresh = all.filter((e) => !existing.has(e.eventId))
+        for (const chunk of chunksOf(fresh, chunkSize)) yield* insertLogs(chunk)
+        return yield* finish(fresh, events.length, offsets)
+      })
 
+    /** One multi-row INSERT into api_logs. */
+    const insertLogs = (chunk: ReadonlyArray<RequestEvent>) =>
+      sql`INSERT INTO api_logs ${sql.insert(
+        chunk.map((e) => ({
+          event_id: e.eventId,
+          request_id: e.requestId,
+          timestamp: utc(e.timestamp.getTime()),
+          service: e.service,
+          source: e.source,
+          endpoint: e.endpoint,
+          method: e.method,
+          status_code: e.statusCode,
+          response_time_ms: e.responseTimeMs,
+          user_agent: e.userAgent,
+          level: e.level,
+          message: e.message ?? null,
+        })),
+      )}`.unprepared
+
+    /** Steps 3–5: the rollups and histogram of the new events, and the offsets. */
+    const finish = (
+      fresh: ReadonlyArray<RequestEvent>,
+      received: number,
+      offsets: ReadonlyArray<PartitionOffset>,
+    ) =>
+      Effect.gen(function* () {
         const rollups = rollupsOf(fresh).sort(rollupOrder)
         for (const chunk of chunksOf(rollups, chunkSize)) {
           yield* sql`INSERT INTO api_rollup_minute ${sql.insert(
@@ -581,7 +620,7 @@ export const make = (options: MysqlLogStoreOptions = {}) =>
               next_offset = GREATEST(next_offset, VALUES(next_offset)),
               updated_at = VALUES(updated_at)`.unprepared
         }
-        return { inserted: fresh.length, duplicates: events.length - fresh.length }
+        return { inserted: fresh.length, duplicates: received - fresh.length }
       })
 
     const store = Effect.fn("MysqlLogStore.store")(function* (
