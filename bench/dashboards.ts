@@ -60,6 +60,8 @@ export interface DashboardPanel {
   readonly options?: { readonly content?: string }
   /** The panel's min interval (overrides the data source's `timeInterval`). */
   readonly interval?: string
+  /** At most this many points (Grafana's default: the panel's width in pixels). */
+  readonly maxDataPoints?: number
 }
 
 export interface DashboardVariable {
@@ -107,6 +109,7 @@ export interface PanelQuery {
   readonly rawSql: string
   /** The panel's min interval, when it sets one. */
   readonly minInterval?: string
+  readonly maxDataPoints?: number
 }
 
 /** Every SQL target of every panel (Grafana's SQL data sources default to `time_series`). */
@@ -780,7 +783,7 @@ const benchQueries = async (args: Args) => {
         const ctx = {
           from: endMs - span,
           to: endMs,
-          interval: intervalFor(span, 1000, minInterval),
+          interval: intervalFor(span, q.maxDataPoints ?? 1000, minInterval),
           vars: q.vars,
         }
         const sql = expandMacros(q.rawSql, ctx)
