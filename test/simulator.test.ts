@@ -86,36 +86,40 @@ const options = (url: string, plan: Workload.Plan, overrides: Partial<SimulatorO
 const run = (opts: SimulatorOptions) => runSimulator(opts).pipe(Effect.provide(NodeContext.layer))
 
 describe("workload simulator", () => {
-  it.scopedLive("keeps the target rate within 2 % at 500 req/s for 3 s, open loop", () =>
-    Effect.gen(function* () {
-      const server = yield* testServer(() => 200)
-      const { opts, lines } = options(server.url, Workload.constantPlan(500, 3))
-      const summary = yield* run(opts)
-      const received = server.arrivals
-      expect(received).toHaveLength(1500)
-      expect(summary.counts).toMatchObject({ scheduled: 1500, sent: 1500, ok: 1500, missed: 0, failed: 0 })
-      // the rate the server saw. Request i is planned at 2·i ms; where its arrival sits relative to
-      // that plan, the median over a block of 300 requests, is robust to the odd moment when this
-      // (shared) machine deschedules the process. A rate off by x % drifts by x % of the time
-      // between two blocks: one after the warm-up (connections opened, code compiled), one at the end.
-      const offset = (from: number, to: number) => {
-        const lags = received.slice(from, to).map((t, k) => t - 2 * (from + k))
-        lags.sort((a, b) => a - b)
-        return lags[lags.length >> 1]!
-      }
-      const drift = (offset(1200, 1500) - offset(250, 550)) / ((1350 - 400) * 2)
-      expect(Math.abs(drift), "rate error seen by the server").toBeLessThan(0.02)
-      // and from the first arrival to the last
-      const span = (received[received.length - 1]! - received[0]!) / 1000
-      expect(Math.abs((received.length - 1) / span - 500) / 500, "rate over the whole span").toBeLessThan(
-        0.05,
-      )
-      expect(Math.abs(summary.achievedRate - 500) / 500, "achieved rate").toBeLessThan(0.02)
-      expect(summary.reached).toBe(true)
-      // a progress line once a second, then the summary
-      expect(lines.filter((l) => /^\[\s*\d+s\] sent [\d,]+ \| ok/.test(l)).length).toBeGreaterThanOrEqual(2)
-      expect(lines.join("\n")).toContain("p99.9")
-    }),
+  it.scopedLive(
+    "keeps the target rate within 2 % at 500 req/s for 3 s, open loop",
+    () =>
+      Effect.gen(function* () {
+        const server = yield* testServer(() => 200)
+        const { opts, lines } = options(server.url, Workload.constantPlan(500, 3))
+        const summary = yield* run(opts)
+        const received = server.arrivals
+        expect(received).toHaveLength(1500)
+        expect(summary.counts).toMatchObject({ scheduled: 1500, sent: 1500, ok: 1500, missed: 0, failed: 0 })
+        // the rate the server saw. Request i is planned at 2·i ms; where its arrival sits relative to
+        // that plan, the median over a block of 300 requests, is robust to the odd moment when this
+        // (shared) machine deschedules the process. A rate off by x % drifts by x % of the time
+        // between two blocks: one after the warm-up (connections opened, code compiled), one at the end.
+        const offset = (from: number, to: number) => {
+          const lags = received.slice(from, to).map((t, k) => t - 2 * (from + k))
+          lags.sort((a, b) => a - b)
+          return lags[lags.length >> 1]!
+        }
+        const drift = (offset(1200, 1500) - offset(250, 550)) / ((1350 - 400) * 2)
+        expect(Math.abs(drift), "rate error seen by the server").toBeLessThan(0.02)
+        // and from the first arrival to the last
+        const span = (received[received.length - 1]! - received[0]!) / 1000
+        expect(Math.abs((received.length - 1) / span - 500) / 500, "rate over the whole span").toBeLessThan(
+          0.05,
+        )
+        expect(Math.abs(summary.achievedRate - 500) / 500, "achieved rate").toBeLessThan(0.02)
+        expect(summary.reached).toBe(true)
+        // a progress line once a second, then the summary
+        expect(lines.filter((l) => /^\[\s*\d+s\] sent [\d,]+ \| ok/.test(l)).length).toBeGreaterThanOrEqual(2)
+        expect(lines.join("\n")).toContain("p99.9")
+      }),
+    // a timing measurement: on a machine loaded by other work it may fall short; retried, never loosened
+    { retry: 2 },
   )
 
   it.scopedLive(
@@ -281,25 +285,29 @@ describe("workload simulator", () => {
     }).pipe(Effect.provide(NodeContext.layer)),
   )
 
-  it.scopedLive("ramps with --stages: the first half of a 0→N ramp carries a quarter of its requests", () =>
-    Effect.gen(function* () {
-      const server = yield* testServer(() => 200)
-      const { opts } = options(server.url, Either.getOrThrow(Workload.parseStages("2s:400")))
-      const summary = yield* run(opts)
-      expect(summary.counts).toMatchObject({ scheduled: 400, sent: 400, missed: 0 })
-      const received = server.arrivals
-      expect(received).toHaveLength(400)
-      // the plan's origin as the server saw it: the median offset of the last 100 arrivals from
-      // their planned times (steady, past any warm-up, robust to a moment of descheduling)
-      const schedule = Workload.schedule(opts.plan)
-      const offsets = received.slice(300).map((t, k) => t - schedule.startOf(300 + k))
-      offsets.sort((a, b) => a - b)
-      const origin = offsets[offsets.length >> 1]!
-      const firstHalf = received.filter((t) => t - origin < 1000).length
-      // a ramp puts a quarter in the first half (a constant rate: a half); wide bounds for a loaded machine
-      expect(firstHalf / received.length).toBeGreaterThan(0.15)
-      expect(firstHalf / received.length).toBeLessThan(0.35)
-    }),
+  it.scopedLive(
+    "ramps with --stages: the first half of a 0→N ramp carries a quarter of its requests",
+    () =>
+      Effect.gen(function* () {
+        const server = yield* testServer(() => 200)
+        const { opts } = options(server.url, Either.getOrThrow(Workload.parseStages("2s:400")))
+        const summary = yield* run(opts)
+        expect(summary.counts).toMatchObject({ scheduled: 400, sent: 400, missed: 0 })
+        const received = server.arrivals
+        expect(received).toHaveLength(400)
+        // the plan's origin as the server saw it: the median offset of the last 100 arrivals from
+        // their planned times (steady, past any warm-up, robust to a moment of descheduling)
+        const schedule = Workload.schedule(opts.plan)
+        const offsets = received.slice(300).map((t, k) => t - schedule.startOf(300 + k))
+        offsets.sort((a, b) => a - b)
+        const origin = offsets[offsets.length >> 1]!
+        const firstHalf = received.filter((t) => t - origin < 1000).length
+        // a ramp puts a quarter in the first half (a constant rate: a half); wide bounds for a loaded machine
+        expect(firstHalf / received.length).toBeGreaterThan(0.15)
+        expect(firstHalf / received.length).toBeLessThan(0.35)
+      }),
+    // a timing measurement: on a machine loaded by other work it may fall short; retried, never loosened
+    { retry: 2 },
   )
 
   it.scopedLive("calls a target not reached when less than half of the schedule can be sent", () =>
