@@ -18,10 +18,9 @@ import * as ApiServer from "../adapters/http/ApiServer.ts"
 import * as Kafka from "../adapters/kafka/index.ts"
 import * as Memory from "../adapters/memory/Memory.ts"
 import { MemoryBroker } from "../adapters/memory/MemoryBroker.ts"
-import * as Settings from "../adapters/Settings.ts"
-import * as TopicMapLoader from "../adapters/TopicMapLoader.ts"
 import * as GracefulHttp from "./lib/GracefulHttp.ts"
 import { runCli } from "./lib/Main.ts"
+import * as Shared from "./lib/Options.ts"
 
 /** How long a SIGTERM waits for the requests in flight before it abandons them. */
 const DRAIN_TIMEOUT = "15 seconds"
@@ -39,10 +38,7 @@ const options = {
     Options.withDescription("Where events go (default: kafka when KAFKA_BROKERS is set, else memory)"),
     Options.optional,
   ),
-  topicMap: Options.file("topic-map").pipe(
-    Options.withDescription("Topic map file (default: TOPIC_MAP, else ./topics.json, else built-in)"),
-    Options.optional,
-  ),
+  topicMap: Shared.topicMap,
   chaos: Options.boolean("chaos").pipe(
     Options.withDescription("Inject latency and failures (also API_CHAOS=true)"),
   ),
@@ -76,9 +72,7 @@ const command = Command.make("api", options, (args) =>
       failureRate: Option.getOrElse(args.failureRate, () => settings.chaos.failureRate),
       latencyScale: Option.getOrElse(args.latencyScale, () => settings.chaos.latencyScale),
     }
-    const topicMap = yield* TopicMapLoader.load(
-      Option.isSome(args.topicMap) ? args.topicMap : yield* Settings.topicMapPath,
-    )
+    const topicMap = yield* Shared.loadTopicMap(args.topicMap)
     const brokers = yield* Config.option(Config.string("KAFKA_BROKERS"))
     const kind = Option.getOrElse(args.publisher, () => (Option.isSome(brokers) ? "kafka" : "memory"))
     const publisher =
