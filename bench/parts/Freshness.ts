@@ -28,7 +28,7 @@ const PORT = 18433
 export const RATE = 2000
 
 export const run = async (ctx: BenchContext): Promise<PartResult> => {
-  const seconds = ctx.quick ? 8 : 60
+  const seconds = ctx.quick ? 6 : 60
   const topic = unique("apimon-bench-fresh")
   const group = unique("bench-fresh")
   await createTopic(topic, 4)

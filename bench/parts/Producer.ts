@@ -23,7 +23,7 @@ export const meanRecordBytes = (n = 20_000) => {
 }
 
 export const run = async (ctx: BenchContext): Promise<PartResult> => {
-  const events = ctx.quick ? 30_000 : 300_000
+  const events = ctx.quick ? 20_000 : 300_000
   const size = meanRecordBytes()
   const cp = await toolsClasspath()
   const map = topicMapFile(TOPIC)
