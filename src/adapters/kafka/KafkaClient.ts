@@ -139,6 +139,11 @@ export const make = (options: KafkaClientOptions) =>
       }).pipe(
         Effect.tapError((error) => Effect.logWarning(`${error.message}; retrying with backoff`)),
         Effect.retry(schedule),
+        // Callers connect in the acquire of an `acquireRelease`, which is uninterruptible: without
+        // this, a program waiting for an unreachable broker ignored SIGTERM and retried forever
+        // (found by the security test that stops every program). Interrupted, nothing is
+        // acquired and there is nothing to release.
+        Effect.interruptible,
         Effect.withSpan("KafkaClient.connect", { attributes: { client } }),
       )
 
