@@ -508,11 +508,24 @@ const verdictOf = (
 /** Requests due within this many ms are sent in the current tick. */
 const LOOKAHEAD_MS = 1
 
+/** The URL as printed and written to the summary: a password in it is never shown. */
+export const displayUrl = (url: string): string => {
+  try {
+    const u = new URL(url)
+    if (u.password === "") return url
+    u.password = "***"
+    return u.href
+  } catch {
+    return url
+  }
+}
+
 export const runSimulator = (options: SimulatorOptions) =>
   Effect.gen(function* () {
     const fs = yield* FileSystem.FileSystem
     const print = options.print ?? ((text: string) => Console.log(text))
     const base = new URL(options.url)
+    const shownUrl = displayUrl(options.url)
     const plan = options.plan
     const schedule = Workload.schedule(plan)
     const workload = Workload.make(options.seed, { badRate: options.badRate })
@@ -534,7 +547,7 @@ export const runSimulator = (options: SimulatorOptions) =>
     let scheduleEndMs = Number.NaN
 
     yield* print(
-      `apimon simulator: open loop against ${options.url} (${transport.name}): ${describePlan(plan)}, ${int(plan.totalRequests)} requests; max in flight ${options.maxInFlight}, timeout ${options.timeoutMs}ms, bad requests ${(options.badRate * 100).toFixed(1)}%, seed ${options.seed}`,
+      `apimon simulator: open loop against ${shownUrl} (${transport.name}): ${describePlan(plan)}, ${int(plan.totalRequests)} requests; max in flight ${options.maxInFlight}, timeout ${options.timeoutMs}ms, bad requests ${(options.badRate * 100).toFixed(1)}%, seed ${options.seed}`,
     )
 
     const dispatch = (i: number, scheduledMs: number) => {
@@ -655,7 +668,7 @@ export const runSimulator = (options: SimulatorOptions) =>
       const verdict = verdictOf(counts, targetRate, achievedRate, errors)
       return {
         version: 1,
-        url: options.url,
+        url: shownUrl,
         startedAt,
         elapsedSeconds: round(elapsedMs() / 1000, 3),
         scheduleSeconds: round(scheduleSeconds, 3),
