@@ -117,7 +117,8 @@ const command = Command.make("demo", options, (args) =>
         timeoutMs: 5000,
         seed,
         userAgent: "apimon-demo-simulator/0.1",
-        client: "auto",
+        // node:http on both runtimes: under Deno, a fetch client's idle keep-alive kept the process alive
+        client: "node-http",
         jsonFile: Option.none(),
         print: () => Effect.void,
       })
