@@ -1,0 +1,82 @@
+/**
+ * Drill 4: consumers of one group scaled 1 → 3 → 1 (twice in the full run) during a stream.
+ * Every rebalance moves partitions between members mid-batch; each member seeks its new
+ * partitions to the offsets stored in MySQL, so a partition is neither skipped nor counted
+ * twice whoever held it before. The extra members leave with SIGTERM (a scale-in).
+ */
+import { Effect } from "effect"
+import * as Drill from "../lib/Drill.ts"
+import * as Proc from "../lib/Proc.ts"
+import type { Scenario } from "../lib/Scenario.ts"
+
+const storedBy = (proc: Proc.Proc): number => {
+  for (let i = proc.lines.length - 1; i >= 0; i--) {
+    const m = proc.lines[i]!.match(/\| stored ([\d,]+)/)
+    if (m !== null) return Number(m[1]!.replace(/,/g, ""))
+  }
+  return 0
+}
+
+const joins = (proc: Proc.Proc): number =>
+  proc.lines.filter((l) => l.includes("consumer: joined the group")).length
+
+export const rebalance: Scenario = {
+  number: 4,
+  name: "rebalance",
+  title: "consumers scaled 1 → 3 → 1 in one group during a stream",
+  run: (ctx) =>
+    Effect.gen(function* () {
+      const d = yield* Drill.prepare(ctx, "rebalance")
+      const cycles = ctx.quick ? 1 : 2
+      const seconds = ctx.quick ? 26 : 70
+      const rate = ctx.quick ? 150 : 250
+      const started = yield* Drill.start(d, {
+        consumerLabel: "consumer-a",
+        sim: { rate, duration: seconds },
+        producer: { count: Math.round(rate * seconds * 0.8), rate },
+      })
+      const { api, sim, consumer: first } = started
+      const producer = started.producer!
+      yield* Drill.pause(3)
+
+      const extras: Array<{ proc: Proc.Proc; stored: number; exitCode: number | null; stopMs: number }> = []
+      for (let cycle = 1; cycle <= cycles; cycle++) {
+        yield* ctx.say(`rebalance: cycle ${cycle}: scaling out to 3 consumers`)
+        const b = yield* Drill.consumer(d, `consumer-b${cycle}`)
+        const c = yield* Drill.consumer(d, `consumer-c${cycle}`)
+        yield* Proc.waitForLine(b, /joined the group/, "90 seconds")
+        yield* Proc.waitForLine(c, /joined the group/, "90 seconds")
+        yield* Drill.pause(ctx.quick ? 4 : 10)
+        yield* ctx.say(`rebalance: cycle ${cycle}: scaling in to 1 consumer (SIGTERM to two)`)
+        for (const p of [b, c]) {
+          const exit = yield* Proc.terminate(p, "60 seconds")
+          extras.push({ proc: p, stored: storedBy(p), exitCode: exit.code, stopMs: exit.ms })
+        }
+        yield* Drill.pause(ctx.quick ? 3 : 8)
+      }
+
+      const t = yield* Drill.finishTraffic(d, { api, sim, simSeconds: seconds, producer })
+      const ledger = yield* Drill.trafficLedger(d, t, {
+        checks: [
+          Drill.check(
+            "the extra consumers took partitions and stored rows",
+            extras.every((e) => e.stored > 0),
+            extras.map((e) => `${e.proc.name} stored ${e.stored}`).join(", "),
+          ),
+          Drill.check(
+            "the extra consumers stopped cleanly on SIGTERM",
+            extras.every((e) => e.exitCode === 0),
+            extras.map((e) => `${e.proc.name} exit ${e.exitCode} in ${e.stopMs} ms`).join(", "),
+          ),
+          Drill.check(
+            "the first consumer rejoined at every change",
+            joins(first) >= 1 + 2 * cycles,
+            `${joins(first)} generations joined`,
+          ),
+          Drill.check("every request answered", t.sim.answered === t.sim.sent, JSON.stringify(t.sim.errors)),
+        ],
+      })
+      yield* Proc.terminate(first, "60 seconds")
+      return ledger
+    }),
+}
