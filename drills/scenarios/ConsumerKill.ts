@@ -18,7 +18,7 @@ export const consumerKill: Scenario = {
     Effect.gen(function* () {
       const d = yield* Drill.prepare(ctx, "consumer-kill")
       const kills = ctx.quick ? 3 : 10
-      const seconds = ctx.quick ? 22 : 75
+      const seconds = ctx.quick ? 22 : 100
       const rate = ctx.quick ? 150 : 250
       const started = yield* Drill.start(d, {
         consumerLabel: "consumer-1",
