@@ -55,20 +55,22 @@ describe.skipIf(!kafka.available)("Kafka adapters on a real broker", () => {
 
         const stats = yield* publishAll(map, events)
         expect(stats).toMatchObject({ accepted: 3_000, sent: 3_000, failed: 0, dropped: 0, queued: 0 })
-        expect(yield* recordCount(topicsOf(map))).toBe(expected)
+        // at-least-once: a batch retried after a lost acknowledgement is there twice
+        const inTopics = yield* recordCount(topicsOf(map))
+        expect(inTopics).toBeGreaterThanOrEqual(expected)
 
-        const records = yield* readAll(topicsOf(map), expected)
-        expect(records).toHaveLength(expected)
+        const records = yield* readAll(topicsOf(map), inTopics)
+        expect(records).toHaveLength(inTopics)
         const order = new Map(events.map((e, i) => [e.eventId, i]))
-        const sequences = new Map<string, Array<number>>()
+        const distinct = new Set<string>()
         for (const r of records) {
           const event = Either.getOrThrow(decodeRecord(r))
           expect(Buffer.from(r.key!).toString("utf8")).toBe(event.endpoint)
           expect(r.headers["schema-version"]).toBe("1")
           expect(TopicMap.route(map, event)).toContain(r.topic)
-          const id = `${r.topic}/${r.partition}/${event.endpoint}`
-          sequences.set(id, [...(sequences.get(id) ?? []), order.get(event.eventId)!])
+          distinct.add(`${r.topic}/${event.eventId}`)
         }
+        expect(distinct.size).toBe(expected)
         // one key lives in one partition per topic, and in publish order there
         const partitionsPerKey = new Map<string, Set<number>>()
         for (const r of records) {
@@ -76,10 +78,14 @@ describe.skipIf(!kafka.available)("Kafka adapters on a real broker", () => {
           partitionsPerKey.set(k, (partitionsPerKey.get(k) ?? new Set()).add(r.partition))
         }
         for (const ps of partitionsPerKey.values()) expect(ps.size).toBe(1)
+        // in offset order, each record's first copy follows publish order per key
         const byOffset = [...records].sort((a, b) => Number(BigInt(a.offset) - BigInt(b.offset)))
         const ordered = new Map<string, Array<number>>()
+        const seen = new Set<string>()
         for (const r of byOffset) {
           const event = Either.getOrThrow(decodeRecord(r))
+          if (seen.has(`${r.topic}/${event.eventId}`)) continue
+          seen.add(`${r.topic}/${event.eventId}`)
           const id = `${r.topic}/${r.partition}/${event.endpoint}`
           ordered.set(id, [...(ordered.get(id) ?? []), order.get(event.eventId)!])
         }
@@ -113,7 +119,7 @@ describe.skipIf(!kafka.available)("Kafka adapters on a real broker", () => {
         expect(stats.burst.accepted + stats.burst.dropped).toBe(2_000)
         expect(stats.after.sent).toBe(stats.after.accepted)
         expect(stats.after.failed).toBe(0)
-        expect(yield* recordCount(topicsOf(map))).toBe(stats.after.sent)
+        expect(yield* recordCount(topicsOf(map))).toBeGreaterThanOrEqual(stats.after.sent)
       }),
     60_000,
   )
@@ -160,6 +166,9 @@ describe.skipIf(!kafka.available)("Kafka adapters on a real broker", () => {
         const map = makeMap()
         const events = makeEvents(5_000, 4)
         yield* publishAll(map, events)
+        // At-least-once into Kafka: a batch retried on a loaded machine may be there twice.
+        const inTopics = yield* recordCount(topicsOf(map))
+        expect(inTopics).toBeGreaterThanOrEqual(5_000)
         const store = Memory.makeLogStore()
         const stats = makeStats()
         const fiber = yield* startProjector(
@@ -169,14 +178,17 @@ describe.skipIf(!kafka.available)("Kafka adapters on a real broker", () => {
           stats,
         )
         yield* eventually(
-          "every event stored",
-          Effect.zipRight(alive(fiber), store.service.rowCount).pipe(Effect.map((n) => n >= 5_000)),
+          "every record read",
+          Effect.zipRight(
+            alive(fiber),
+            Effect.sync(() => stats.records >= inTopics),
+          ),
         )
         yield* Fiber.interrupt(fiber)
         expect(yield* store.service.rowCount).toBe(5_000)
         expect((yield* store.service.summary).events).toBe(5_000)
-        expect(stats).toMatchObject({ records: 5_000, stored: 5_000, duplicates: 0, deadLettered: 0 })
-        expect(yield* sumOffsets(store.service, map)).toBe(yield* recordCount(topicsOf(map)))
+        expect(stats).toMatchObject({ records: inTopics, stored: 5_000, duplicates: inTopics - 5_000, deadLettered: 0 })
+        expect(yield* sumOffsets(store.service, map)).toBe(inTopics)
       }),
     60_000,
   )
@@ -189,6 +201,8 @@ describe.skipIf(!kafka.available)("Kafka adapters on a real broker", () => {
         const events = makeEvents(1_000, 5)
         expect(recordsFor(map, events)).toBe(2_000)
         yield* publishAll(map, events)
+        const inTopics = yield* recordCount(topicsOf(map))
+        expect(inTopics).toBeGreaterThanOrEqual(2_000)
         const store = Memory.makeLogStore()
         const stats = makeStats()
         const fiber = yield* startProjector(
@@ -201,13 +215,13 @@ describe.skipIf(!kafka.available)("Kafka adapters on a real broker", () => {
           "both copies of every event read",
           Effect.zipRight(
             alive(fiber),
-            Effect.sync(() => stats.records >= 2_000),
+            Effect.sync(() => stats.records >= inTopics),
           ),
         )
         yield* Fiber.interrupt(fiber)
         expect(yield* store.service.rowCount).toBe(1_000)
         expect((yield* store.service.summary).events).toBe(1_000)
-        expect(stats).toMatchObject({ records: 2_000, stored: 1_000, duplicates: 1_000 })
+        expect(stats).toMatchObject({ records: inTopics, stored: 1_000, duplicates: inTopics - 1_000 })
       }),
     60_000,
   )

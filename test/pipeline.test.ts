@@ -409,8 +409,12 @@ describe.skipIf(!kafka.available || !mysql.available)("the pipeline on Kafka and
           expect(copies).toBeGreaterThan(0)
           expect(copies).toBeLessThan(n)
           yield* publishAll(map, events)
-          const stats = yield* projectAll(map, db.store, yield* recordCount(topicsOf(map)))
-          expect(stats).toMatchObject({ stored: n, duplicates: copies, deadLettered: 0 })
+          // The producer is at-least-once: a batch retried after a lost acknowledgement (a
+          // loaded machine) is in the topic twice, so count what the topics hold.
+          const records = yield* recordCount(topicsOf(map))
+          expect(records).toBeGreaterThanOrEqual(n + copies)
+          const stats = yield* projectAll(map, db.store, records)
+          expect(stats).toMatchObject({ records, stored: n, duplicates: records - n, deadLettered: 0 })
           expect(yield* totals(db.sql)).toEqual(exactly(n))
           const failures = yield* db.sql<{ n: number }>`
             SELECT COUNT(*) AS n FROM api_logs WHERE status_code BETWEEN 400 AND 599`
