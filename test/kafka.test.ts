@@ -187,7 +187,12 @@ describe.skipIf(!kafka.available)("Kafka adapters on a real broker", () => {
         yield* Fiber.interrupt(fiber)
         expect(yield* store.service.rowCount).toBe(5_000)
         expect((yield* store.service.summary).events).toBe(5_000)
-        expect(stats).toMatchObject({ records: inTopics, stored: 5_000, duplicates: inTopics - 5_000, deadLettered: 0 })
+        expect(stats).toMatchObject({
+          records: inTopics,
+          stored: 5_000,
+          duplicates: inTopics - 5_000,
+          deadLettered: 0,
+        })
         expect(yield* sumOffsets(store.service, map)).toBe(inTopics)
       }),
     60_000,
