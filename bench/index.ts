@@ -3,15 +3,18 @@
  * local Kafka broker and MariaDB. See bench/README.md.
  *
  *   npm run bench -- [consumer|api|freshness|producer|memory|dashboards ...] [--quick]
- *                    [--rounds N] [--json FILE] [--profile DIR] [--verbose]
+ *                    [--rounds N] [--json FILE] [--profile DIR] [--verbose] [--tsx]
  *
  * Exit status: 0 when every part ran, whatever its figures (targets are reported, never
  * enforced); 1 when a part could not run (a service missing, a program failing); 2 on bad usage.
  */
+import { spawnSync } from "node:child_process"
 import { mkdirSync, writeFileSync } from "node:fs"
+import { createRequire } from "node:module"
 import * as path from "node:path"
 import type { BenchContext } from "./lib/Context.ts"
 import { describe, machine } from "./lib/Machine.ts"
+import { ROOT } from "./lib/Proc.ts"
 import type { PartResult } from "./lib/Table.ts"
 import { render } from "./lib/Table.ts"
 import * as Api from "./parts/Api.ts"
@@ -20,6 +23,9 @@ import * as Dashboards from "./parts/Dashboards.ts"
 import * as Freshness from "./parts/Freshness.ts"
 import * as Memory from "./parts/Memory.ts"
 import * as Producer from "./parts/Producer.ts"
+
+/** TypeScript's compiler, run by this Node (the bench is an entrypoint: a blocking child is fine). */
+const TSC = createRequire(import.meta.url).resolve("typescript/bin/tsc")
 
 const PARTS: Record<string, (ctx: BenchContext) => Promise<PartResult>> = {
   consumer: Consumer.run,
@@ -32,7 +38,7 @@ const PARTS: Record<string, (ctx: BenchContext) => Promise<PartResult>> = {
 type PartName = "consumer" | "api" | "freshness" | "producer" | "memory" | "dashboards"
 const ORDER: ReadonlyArray<PartName> = ["producer", "consumer", "api", "freshness", "memory", "dashboards"]
 
-const USAGE = `usage: npm run bench -- [${ORDER.join("|")} ...] [--quick] [--rounds N] [--json FILE] [--profile DIR] [--verbose]`
+const USAGE = `usage: npm run bench -- [${ORDER.join("|")} ...] [--quick] [--rounds N] [--json FILE] [--profile DIR] [--verbose] [--tsx]`
 
 interface Args {
   parts: Array<PartName>
@@ -41,6 +47,7 @@ interface Args {
   json: string | undefined
   profile: string | undefined
   verbose: boolean
+  tsx: boolean
 }
 
 const parse = (argv: ReadonlyArray<string>): Args | string => {
@@ -51,11 +58,13 @@ const parse = (argv: ReadonlyArray<string>): Args | string => {
     json: undefined,
     profile: undefined,
     verbose: false,
+    tsx: false,
   }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!
     if (a === "--quick") args.quick = true
     else if (a === "--verbose") args.verbose = true
+    else if (a === "--tsx") args.tsx = true
     else if (a === "--json" || a === "--profile" || a === "--rounds") {
       const v = argv[++i]
       if (v === undefined) return `${a} needs a value`
@@ -87,12 +96,30 @@ const main = async () => {
   console.log(`apimon bench${args.quick ? " --quick" : ""}: ${parts.join(", ")}`)
   console.log(describe(m))
   if (args.profile !== undefined) mkdirSync(args.profile, { recursive: true })
+  const runtime = args.tsx ? "tsx" : "compiled"
+  if (runtime === "compiled") {
+    // the programs run as the image runs them: compiled JavaScript (npm run build)
+    const t0 = performance.now()
+    const built = spawnSync(process.execPath, [TSC, "-p", "tsconfig.build.json"], {
+      cwd: ROOT,
+      encoding: "utf8",
+    })
+    if (built.status !== 0) {
+      console.error(`npm run build failed:\n${built.stdout}${built.stderr}`)
+      process.exitCode = 1
+      return
+    }
+    console.log(
+      `programs: compiled (npm run build, ${((performance.now() - t0) / 1000).toFixed(0)} s), run as node dist/src/programs/NAME.js`,
+    )
+  } else console.log("programs: run through tsx (node --import tsx src/programs/NAME.ts)")
   const ctx: BenchContext = {
     quick: args.quick,
     rounds: args.rounds ?? (args.quick ? 2 : 3),
     roundsGiven: args.rounds !== undefined,
     profileDir: args.profile,
     verbose: args.verbose,
+    runtime,
     peaks: { consumer: [], api: [] },
     log: (line) => console.log(line),
   }

@@ -198,8 +198,10 @@ describe("compose.yaml", () => {
 
 /** The app services and the program each runs. */
 const programs = Object.entries(services).flatMap(([name, s]) => {
-  const file = s.command?.find((a) => /^src\/programs\/[a-z-]+\.ts$/.test(a))
-  return s.build === undefined || file === undefined ? [] : [{ service: name, file }]
+  const compiled = s.command?.find((a) => /^dist\/src\/programs\/[a-z-]+\.js$/.test(a))
+  return s.build === undefined || compiled === undefined
+    ? []
+    : [{ service: name, compiled, file: compiled.replace(/^dist\//, "").replace(/\.js$/, ".ts") }]
 })
 
 /** A file's relative imports, resolved. */
@@ -298,7 +300,7 @@ const readsOf = (entry: string): ReadonlyArray<Read> => {
 const fitsStack = (defaultText: string) => !/localhost|127\.0\.0\.1/.test(defaultText)
 
 describe("the programs' environment", () => {
-  it("every app service runs an existing program with node --import tsx", () => {
+  it("every app service runs an existing program, compiled by the image's build", () => {
     expect(programs.map((p) => p.service).sort()).toEqual([
       "api",
       "consumer",
@@ -308,10 +310,24 @@ describe("the programs' environment", () => {
     ])
     for (const p of programs) {
       expect(existsSync(path.join(ROOT, p.file)), p.file).toBe(true)
-      expect(services[p.service]!.command!.slice(0, 3)).toEqual(["node", "--import", "tsx"])
+      expect(services[p.service]!.command!.slice(0, 2)).toEqual(["node", p.compiled])
     }
-    const pkg = JSON.parse(read("package.json")) as { dependencies: Record<string, string> }
-    expect(pkg.dependencies.tsx, "tsx runs the programs in the image: a runtime dependency").toBeDefined()
+    // dist/ mirrors the sources: src/programs/NAME.ts → dist/src/programs/NAME.js
+    const build = JSON.parse(read("tsconfig.build.json")) as {
+      extends: string
+      compilerOptions: Record<string, unknown>
+      include: ReadonlyArray<string>
+    }
+    expect(build.extends).toBe("./tsconfig.json")
+    expect(build.compilerOptions).toMatchObject({
+      noEmit: false,
+      rewriteRelativeImportExtensions: true,
+      outDir: "dist",
+      rootDir: ".",
+    })
+    expect([...build.include].sort()).toEqual(["migrations", "src"])
+    const pkg = JSON.parse(read("package.json")) as { scripts: Record<string, string> }
+    expect(pkg.scripts.build).toBe("tsc -p tsconfig.build.json")
   })
 
   it("the scanner finds Config reads and tells required, optional and defaulted apart", () => {
@@ -528,11 +544,17 @@ describe("Dockerfile and .dockerignore", () => {
     expect(final.indexOf("USER ")).toBeGreaterThan(final.lastIndexOf("RUN "))
   })
 
-  it("copies what the programs run: src/, migrations/, topics.json", () => {
-    expect(final).toMatch(/^COPY src \.\/src$/m)
-    expect(final).toMatch(/^COPY migrations \.\/migrations$/m)
+  it("compiles src/ and migrations/ in a build stage; the final stage runs what it compiled", () => {
+    const build = stages.find((s) => /^FROM \S+ AS build$/m.test(s))
+    expect(build).toBeDefined()
+    expect(build).toMatch(/^COPY src \.\/src$/m)
+    expect(build).toMatch(/^COPY migrations \.\/migrations$/m)
+    expect(build).toMatch(/^COPY .*\btsconfig\.build\.json\b/m)
+    expect(build).toMatch(/^RUN npx tsc -p tsconfig\.build\.json$/m)
+    expect(final).toMatch(/^COPY --from=build \/app\/dist \.\/dist$/m)
     expect(final).toMatch(/^COPY topics\.json/m)
-    expect(final).toMatch(/^CMD \["node", "--import", "tsx", "src\/programs\/\w+\.ts"\]$/m)
+    expect(final).not.toMatch(/^COPY src\b/m)
+    expect(final).toMatch(/^CMD \["node", "dist\/src\/programs\/\w+\.js"\]$/m)
   })
 
   it(".dockerignore keeps secrets, git and node_modules out of the build context", () => {
@@ -549,6 +571,7 @@ describe("Dockerfile and .dockerignore", () => {
       "package.json",
       "package-lock.json",
       "tsconfig.json",
+      "tsconfig.build.json",
     ])
       expect(ignored).not.toContain(needed)
   })

@@ -2,16 +2,17 @@
 import autocannon from "autocannon"
 import * as Workload from "../../src/domain/Workload.ts"
 import { type BenchContext, profileFlags } from "./Context.ts"
-import { type Child, spawnTs } from "./Proc.ts"
+import { type Child, spawnProgram } from "./Proc.ts"
 
 /** Starts `src/programs/api.ts` on 127.0.0.1:port publishing to Kafka through the map. */
 export const startApi = async (
   ctx: BenchContext,
   options: { port: number; map: string; logging: boolean; profile?: string },
 ): Promise<Child> => {
-  const child = spawnTs(
+  const child = spawnProgram(
+    ctx.runtime,
     `api :${options.port}${options.logging ? "" : " (no logging)"}`,
-    "src/programs/api.ts",
+    "api",
     [
       "--port",
       String(options.port),

@@ -11,6 +11,12 @@ export interface BenchContext {
   readonly profileDir: string | undefined
   /** Prints the children's output. */
   readonly verbose: boolean
+  /**
+   * How apimon's programs run: `compiled` (default) as the image runs them, `node
+   * dist/src/programs/NAME.js` after `npm run build`; `tsx` as in development, `node --import
+   * tsx src/programs/NAME.ts` (the TypeScript loader adds ~100 MB of RSS).
+   */
+  readonly runtime: "compiled" | "tsx"
   /** Measurements gathered by earlier parts (the memory part reads the peaks). */
   readonly peaks: { consumer: Array<number>; api: Array<number> }
   readonly log: (line: string) => void

@@ -72,6 +72,26 @@ export const spawnTs = (
     options,
   )
 
+/** apimon's programs (src/programs/NAME.ts). */
+export type Program = "api" | "consumer" | "producer" | "simulator" | "migrate"
+
+/** Runs one of apimon's programs the way `runtime` says (see `BenchContext.runtime`). */
+export const spawnProgram = (
+  runtime: "compiled" | "tsx",
+  name: string,
+  program: Program,
+  args: ReadonlyArray<string>,
+  options: SpawnOptions = {},
+): Child =>
+  runtime === "tsx"
+    ? spawnTs(name, `src/programs/${program}.ts`, args, options)
+    : spawnCommand(
+        name,
+        process.execPath,
+        [...(options.nodeFlags ?? []), `dist/src/programs/${program}.js`, ...args],
+        options,
+      )
+
 export const spawnCommand = (
   name: string,
   command: string,

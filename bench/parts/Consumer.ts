@@ -9,7 +9,7 @@ import { readdirSync } from "node:fs"
 import * as path from "node:path"
 import { type BenchContext, MB, profileFlags, unique } from "../lib/Context.ts"
 import { format, summarize } from "../lib/CpuProfile.ts"
-import { type Child, runToEnd, spawnCommand, spawnTs, until } from "../lib/Proc.ts"
+import { type Child, runToEnd, spawnCommand, spawnProgram, spawnTs, until } from "../lib/Proc.ts"
 import {
   brokers,
   connect,
@@ -53,9 +53,10 @@ export const preparedTopic = async (ctx: BenchContext, events: number) => {
   await createTopic(topic, 4)
   const t0 = performance.now()
   await runToEnd(
-    spawnTs(
+    spawnProgram(
+      ctx.runtime,
       "producer",
-      "src/programs/producer.ts",
+      "producer",
       ["--count", String(events), "--rate", "0", "--seed", "7"],
       {
         env: { TOPIC_MAP: map, LOG_LEVEL: "WARN" },
@@ -77,7 +78,7 @@ export const apimonConsumerRound = async (
 ) => {
   await truncate(DB)
   const group = unique("bench-apimon")
-  const child = spawnTs("consumer", "src/programs/consumer.ts", [], {
+  const child = spawnProgram(ctx.runtime, "consumer", "consumer", [], {
     env: {
       TOPIC_MAP: topic.map,
       MYSQL_URL: databaseUrl(DB),

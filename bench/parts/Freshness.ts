@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs"
 import * as path from "node:path"
 import { startApi } from "../lib/Api.ts"
 import { type BenchContext, MB, unique } from "../lib/Context.ts"
-import { spawnTs, until } from "../lib/Proc.ts"
+import { spawnProgram, spawnTs, until } from "../lib/Proc.ts"
 import {
   connect,
   createTopic,
@@ -43,9 +43,10 @@ export const run = async (ctx: BenchContext): Promise<PartResult> => {
   try {
     await consumer.waitFor(/joined the group/, 120_000)
     const json = path.join(WORK_DIR, `simulator-${topic}.json`)
-    const sim = spawnTs(
+    const sim = spawnProgram(
+      ctx.runtime,
       "simulator",
-      "src/programs/simulator.ts",
+      "simulator",
       [
         "--url",
         `http://127.0.0.1:${PORT}`,

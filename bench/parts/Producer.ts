@@ -6,7 +6,7 @@
 import { encodeJson } from "../../src/domain/RequestEvent.ts"
 import { synthetic } from "../../src/domain/Traffic.ts"
 import { type BenchContext, MB, profileFlags } from "../lib/Context.ts"
-import { runToEnd, spawnCommand, spawnTs } from "../lib/Proc.ts"
+import { runToEnd, spawnCommand, spawnProgram } from "../lib/Proc.ts"
 import { brokers, createTopic, deleteTopics, toolsClasspath, topicMapFile } from "../lib/Services.ts"
 import { atLeast, info, series } from "../lib/Stats.ts"
 import type { PartResult } from "../lib/Table.ts"
@@ -36,9 +36,10 @@ export const run = async (ctx: BenchContext): Promise<PartResult> => {
     // a fresh topic each round: both write into the same empty log
     await deleteTopics([TOPIC, `${TOPIC}-dead-letters`])
     await createTopic(TOPIC, 4)
-    const p = spawnTs(
+    const p = spawnProgram(
+      ctx.runtime,
       "producer",
-      "src/programs/producer.ts",
+      "producer",
       ["--count", String(events), "--rate", "0", "--seed", String(r)],
       {
         env: { TOPIC_MAP: map, LOG_LEVEL: "WARN" },
