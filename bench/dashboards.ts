@@ -737,7 +737,9 @@ const benchQueries = async (args: Args) => {
     }
   }
   try {
-    await connection.query("ANALYZE TABLE api_logs, api_rollup_minute, api_latency_minute, consumer_offsets")
+    await connection.query(
+      "ANALYZE TABLE api_logs, api_rollup_minute, api_latency_minute, api_rollup_hour, api_latency_hour, consumer_offsets",
+    )
     const { rows } = await runQuery(
       connection,
       "SELECT UNIX_TIMESTAMP(MAX(minute)) AS last_minute, (SELECT COUNT(*) FROM api_rollup_minute) AS rollups, (SELECT COUNT(*) FROM api_latency_minute) AS histogram_rows FROM api_rollup_minute",

@@ -1071,10 +1071,10 @@ describe.skipIf(!db.available)("every panel's SQL on MariaDB, loaded through the
     it("the check catches a table and a column that do not exist", () => {
       const { sql, dashboard } = all.find((q) => q.name.endsWith("/ Slowest endpoints"))!
       const wrongTable = checkReferences(
-        expanded(sql.replace("FROM api_latency_minute", "FROM api_latency_hour"), dashboard),
+        expanded(sql.replace("FROM api_latency_minute", "FROM api_latency_day"), dashboard),
         schema,
       )
-      expect(wrongTable.unknownTables).toEqual(["api_latency_hour"])
+      expect(wrongTable.unknownTables).toEqual(["api_latency_day"])
       const wrongColumn = checkReferences(
         expanded(sql.replace("MAX(max_ms)", "MAX(p100_ms)"), dashboard),
         schema,
@@ -1089,8 +1089,10 @@ describe.skipIf(!db.available)("every panel's SQL on MariaDB, loaded through the
 
     it("the migrated schema is what the dashboards were written against", () => {
       expect([...schema.keys()].filter((t) => t !== Mysql.MIGRATIONS_TABLE).sort()).toEqual([
+        "api_latency_hour",
         "api_latency_minute",
         "api_logs",
+        "api_rollup_hour",
         "api_rollup_minute",
         "consumer_offsets",
       ])

@@ -19,7 +19,17 @@ import type { PartitionOffset } from "../src/adapters/Subscription.ts"
 import { percentile } from "../src/domain/Rollup.ts"
 import { RequestEvent } from "../src/domain/RequestEvent.ts"
 import { makeEvents } from "./support/kafka.ts"
-import { batchesOf, freshDatabase, migrate, ROOT, snapshot, sumOf, TABLES, urlOf } from "./support/mysql.ts"
+import {
+  batchesOf,
+  freshDatabase,
+  hourlyMismatches,
+  migrate,
+  ROOT,
+  snapshot,
+  sumOf,
+  TABLES,
+  urlOf,
+} from "./support/mysql.ts"
 import { mysql, uniqueName } from "./support/services.ts"
 
 const svc = await mysql()
@@ -39,6 +49,7 @@ describe.skipIf(!svc.available)("MySQL LogStore", () => {
         "0002_api_rollup_minute",
         "0003_api_latency_minute",
         "0004_consumer_offsets",
+        "0005_hourly_rollups",
       ])
       const tables = yield* sql<{ t: string }>`SELECT table_name AS t FROM information_schema.tables
         WHERE table_schema = DATABASE() ORDER BY table_name`
@@ -46,11 +57,11 @@ describe.skipIf(!svc.available)("MySQL LogStore", () => {
       const again = yield* Effect.provide(migrate, context)
       expect(again).toEqual([])
       // a migration whose record was lost (see `migrate`) is applied again harmlessly
-      yield* sql`DELETE FROM effect_sql_migrations WHERE migration_id = 4`
+      yield* sql`DELETE FROM effect_sql_migrations WHERE migration_id = 5`
       const redo = yield* Effect.provide(migrate, context)
-      expect(redo).toEqual(["0004_consumer_offsets"])
+      expect(redo).toEqual(["0005_hourly_rollups"])
       const count = yield* sql<{ n: number }>`SELECT COUNT(*) AS n FROM effect_sql_migrations`
-      expect(count[0]?.n).toBe(4)
+      expect(count[0]?.n).toBe(5)
     }),
   )
 
@@ -66,26 +77,26 @@ describe.skipIf(!svc.available)("MySQL LogStore", () => {
         `import { SqlClient } from ${JSON.stringify(esm("@effect/sql"))}\n` +
         `export default Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe(${JSON.stringify(statement)}))\n`
       for (const [file, statement] of [
-        ["0005_extra.js", "CREATE TABLE IF NOT EXISTS extra (id INT PRIMARY KEY)"],
-        ["0006_broken.js", "CREATE TABLE IF NOT EXISTS broken (id INT PRIMARY KEY,"],
-        ["0007_after.js", "CREATE TABLE IF NOT EXISTS after_broken (id INT PRIMARY KEY)"],
+        ["0006_extra.js", "CREATE TABLE IF NOT EXISTS extra (id INT PRIMARY KEY)"],
+        ["0007_broken.js", "CREATE TABLE IF NOT EXISTS broken (id INT PRIMARY KEY,"],
+        ["0008_after.js", "CREATE TABLE IF NOT EXISTS after_broken (id INT PRIMARY KEY)"],
       ] as const)
         writeFileSync(path.join(dir, file), migration(statement))
       const run = Mysql.migrate(dir).pipe(Effect.provide(context), Effect.provide(NodeContext.layer))
       const error = yield* Effect.flip(run)
       expect(error).toBeInstanceOf(LogStoreError)
-      expect(error.message).toMatch(/migration 0006_broken failed: ER_PARSE_ERROR/)
+      expect(error.message).toMatch(/migration 0007_broken failed: ER_PARSE_ERROR/)
       const recorded = yield* sql<{
         id: number
       }>`SELECT migration_id AS id FROM effect_sql_migrations ORDER BY 1`
-      expect(recorded.map((r) => r.id)).toEqual([1, 2, 3, 4, 5])
+      expect(recorded.map((r) => r.id)).toEqual([1, 2, 3, 4, 5, 6])
       // fixed: the next run applies it and the ones after it
-      rmSync(path.join(dir, "0006_broken.js"))
+      rmSync(path.join(dir, "0007_broken.js"))
       writeFileSync(
-        path.join(dir, "0006_fixed.js"),
+        path.join(dir, "0007_fixed.js"),
         migration("CREATE TABLE IF NOT EXISTS fixed (id INT PRIMARY KEY)"),
       )
-      expect(yield* run).toEqual(["0006_fixed", "0007_after"])
+      expect(yield* run).toEqual(["0007_fixed", "0008_after"])
     }),
   )
 
@@ -203,6 +214,95 @@ describe.skipIf(!svc.available)("MySQL LogStore", () => {
       expect(yield* sumOf(sql, "api_rollup_minute")).toBe(3000)
       expect(yield* sumOf(sql, "api_latency_minute")).toBe(3000)
     }),
+  )
+
+  it.scopedLive(
+    "the hourly tables are the minute tables rolled up by hour, and count api_logs, after duplicates, overlaps and racing writers",
+    () =>
+      Effect.gen(function* () {
+        // 6,000 events 7.3 s apart: ~12 hours, batches that straddle hour boundaries
+        const { sql, store } = yield* freshDatabase({ chunkSize: 200 })
+        const sent = events(6000, 11, 7_300)
+        const at = (partition: number, next: number): Array<PartitionOffset> => [
+          { topic: "info-logs", partition, nextOffset: String(next) },
+        ]
+        // two writers racing over the same events in opposite orders (fan-out copies)
+        yield* Effect.all(
+          [
+            Effect.forEach(batchesOf(sent.slice(0, 4000), 450), (b, i) =>
+              store.store(b, at(0, (i + 1) * 450)),
+            ),
+            Effect.forEach(batchesOf(sent.slice(0, 4000).reverse(), 300), (b, i) =>
+              store.store(b, at(1, (i + 1) * 300)),
+            ),
+          ],
+          { concurrency: 2 },
+        )
+        const before = yield* snapshot(sql)
+        // a replay of what is stored changes nothing, hourly tables included
+        for (const b of batchesOf(sent.slice(0, 4000), 1000)) yield* store.store(b, at(0, 1))
+        expect(yield* snapshot(sql)).toEqual(before)
+        // overlapping batches and copies within a batch
+        yield* store.store([...sent.slice(3500, 4500), ...sent.slice(4000, 4200)], at(0, 4500))
+        for (const b of batchesOf(sent.slice(4200), 700)) yield* store.store([...b, b[0]!], at(2, 1))
+
+        expect(yield* store.rowCount).toBe(6000)
+        for (const table of [
+          "api_rollup_minute",
+          "api_latency_minute",
+          "api_rollup_hour",
+          "api_latency_hour",
+        ])
+          expect(yield* sumOf(sql, table)).toBe(6000)
+        expect(yield* hourlyMismatches(sql)).toEqual({ rollups: [], latency: [] })
+        // per hour and key, the hourly rollup is what api_logs holds
+        const diff = yield* sql<Record<string, unknown>>`
+          SELECT l.h, l.service, l.endpoint, l.method, l.status_code, l.n, r.count
+          FROM (
+            SELECT CAST(\`timestamp\` AS DATETIME) - INTERVAL MINUTE(\`timestamp\`) MINUTE - INTERVAL SECOND(\`timestamp\`) SECOND AS h,
+                   service, source, endpoint, method, status_code, level, COUNT(*) AS n, MAX(response_time_ms) AS mx
+            FROM api_logs GROUP BY 1, 2, 3, 4, 5, 6, 7
+          ) l
+          LEFT JOIN api_rollup_hour r
+            ON r.hour = l.h AND r.service = l.service AND r.source = l.source AND r.endpoint = l.endpoint
+           AND r.method = l.method AND r.status_code = l.status_code AND r.level = l.level
+          WHERE r.count IS NULL OR r.count <> l.n OR r.max_ms <> l.mx`
+        expect(diff).toEqual([])
+        const hours = yield* sql<{ n: number }>`SELECT COUNT(DISTINCT hour) AS n FROM api_rollup_hour`
+        expect(hours[0]?.n).toBeGreaterThanOrEqual(12)
+      }),
+  )
+
+  it.scopedLive(
+    "migration 0005 fills the hourly tables from the minute tables already there, and running it again changes nothing",
+    () =>
+      Effect.gen(function* () {
+        const { sql, store, context } = yield* freshDatabase()
+        yield* store.store(events(3000, 12, 5_000), [])
+        const built = yield* snapshot(sql)
+        // a database from before 0005: minute rows, no hourly rows
+        yield* sql`DELETE FROM api_rollup_hour`
+        yield* sql`DELETE FROM api_latency_hour`
+        yield* sql`DELETE FROM effect_sql_migrations WHERE migration_id = 5`
+        expect(yield* Effect.provide(migrate, context)).toEqual(["0005_hourly_rollups"])
+        const filled = yield* snapshot(sql)
+        // sum_ms is a sum of the same numbers in another order: compare it apart
+        const noSums = (tables: typeof filled) =>
+          tables.map((rows) =>
+            rows.map((r) => ({ ...r, sum_ms: typeof r.sum_ms === "number" ? 0 : undefined })),
+          )
+        expect(noSums(filled)).toEqual(noSums(built))
+        expect(yield* hourlyMismatches(sql)).toEqual({ rollups: [], latency: [] })
+        // applied again over filled tables (a retried migration): the same figures, not double
+        yield* sql`DELETE FROM effect_sql_migrations WHERE migration_id = 5`
+        expect(yield* Effect.provide(migrate, context)).toEqual(["0005_hourly_rollups"])
+        expect(yield* snapshot(sql)).toEqual(filled)
+        expect(yield* sumOf(sql, "api_rollup_hour")).toBe(3000)
+        // and the store goes on adding to them
+        yield* store.store(events(500, 13, 5_000), [])
+        expect(yield* sumOf(sql, "api_latency_hour")).toBe(3500)
+        expect(yield* hourlyMismatches(sql)).toEqual({ rollups: [], latency: [] })
+      }),
   )
 
   it.scopedLive(
@@ -336,6 +436,8 @@ describe.skipIf(!svc.available)("MySQL LogStore", () => {
         expect(yield* store.summary).toEqual({ events: 0, serverErrors: 0, clientErrors: 0, endpoints: [] })
         expect(yield* store.offsets(["info-logs"])).toEqual([])
         expect(yield* sumOf(sql, "api_latency_minute")).toBe(0)
+        expect(yield* sumOf(sql, "api_rollup_hour")).toBe(0)
+        expect(yield* sumOf(sql, "api_latency_hour")).toBe(0)
         const tables = yield* sql<{ t: string }>`SELECT table_name AS t FROM information_schema.tables
         WHERE table_schema = DATABASE() ORDER BY table_name`
         expect(tables.map((r) => r.t)).toEqual(TABLES)
@@ -347,6 +449,8 @@ describe.skipIf(!svc.available)("MySQL LogStore", () => {
         expect(yield* store.store(sent, [])).toEqual({ inserted: 1200, duplicates: 0 })
         expect(yield* store.store(sent, [])).toEqual({ inserted: 0, duplicates: 1200 })
         expect(yield* sumOf(sql, "api_rollup_minute")).toBe(1200)
+        expect(yield* sumOf(sql, "api_rollup_hour")).toBe(1200)
+        expect(yield* hourlyMismatches(sql)).toEqual({ rollups: [], latency: [] })
       }),
   )
 

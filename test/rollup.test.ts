@@ -8,6 +8,8 @@ import {
   bucketOf,
   exactPercentile,
   histogramOf,
+  hourlyOf,
+  hourOf,
   mergeHistograms,
   mergeRollups,
   minuteOf,
@@ -128,5 +130,36 @@ describe("minute rollups", () => {
       expect(m.histogram).toEqual(r.histogram)
       expect(m.sumMs).toBeCloseTo(r.sumMs, 6)
     }
+  })
+})
+
+describe("hour rollups", () => {
+  it("buckets instants by UTC hour", () => {
+    expect(hourOf(Date.UTC(2026, 10, 24, 10, 59, 59, 999))).toBe(Date.UTC(2026, 10, 24, 10))
+    expect(hourOf(Date.UTC(2026, 10, 24, 11))).toBe(Date.UTC(2026, 10, 24, 11))
+  })
+
+  it("folding minute rollups into hours equals rolling the events up by hour", () => {
+    const next = synthetic(4, { service: "svc" })
+    const start = Date.UTC(2026, 10, 24, 9, 41)
+    // 6000 events 2.1 s apart: three and a half hours, partial hours at both ends
+    const events = Array.from({ length: 6000 }, (_, i) => next(start + i * 2100))
+    const hourly = hourlyOf(rollupsOf(events))
+    expect(new Set(hourly.map((r) => r.minute))).toEqual(
+      new Set([9, 10, 11, 12, 13].map((h) => Date.UTC(2026, 10, 24, h))),
+    )
+    expect(new Set(hourly.map(rollupKeyString)).size).toBe(hourly.length)
+    // the reference: each event's minute moved to its hour, then rolled up
+    const byHour = rollupsOf(
+      events.map((e) => ({ ...e, timestamp: new Date(hourOf(e.timestamp.getTime())) })),
+    )
+    const expected = new Map(byHour.map((r) => [rollupKeyString(r), r]))
+    expect(hourly.length).toBe(expected.size)
+    for (const r of hourly) {
+      const want = expected.get(rollupKeyString(r))!
+      expect({ ...r, sumMs: 0 }).toEqual({ ...want, sumMs: 0 })
+      expect(r.sumMs).toBeCloseTo(want.sumMs, 6)
+    }
+    expect(hourly.reduce((n, r) => n + r.count, 0)).toBe(6000)
   })
 })

@@ -1,5 +1,5 @@
 /**
- * Rollup math: minute buckets and a fixed latency histogram.
+ * Rollup math: minute and hour buckets and a fixed latency histogram.
  *
  * ## Latency buckets
  * Bucket `i` counts response times `t` with `BOUNDS[i-1] < t ≤ BOUNDS[i]` (ms); bucket 0 is
@@ -96,6 +96,11 @@ export const MINUTE_MS = 60_000
 /** Start of the UTC minute an instant falls in (epoch ms). */
 export const minuteOf = (epochMs: number): number => Math.floor(epochMs / MINUTE_MS) * MINUTE_MS
 
+export const HOUR_MS = 3_600_000
+
+/** Start of the UTC hour an instant falls in (epoch ms). */
+export const hourOf = (epochMs: number): number => Math.floor(epochMs / HOUR_MS) * HOUR_MS
+
 /** HTTP status class: 2 for 2xx, 5 for 5xx. */
 export const statusClassOf = (statusCode: number): number => Math.floor(statusCode / 100)
 
@@ -103,7 +108,7 @@ export const statusClassOf = (statusCode: number): number => Math.floor(statusCo
 export const isServerError = (statusCode: number): boolean => statusCode >= 500
 export const isClientError = (statusCode: number): boolean => statusCode >= 400 && statusCode < 500
 
-/** The key of a minute rollup row. */
+/** The key of a minute rollup row (of an hour row in `hourlyOf`'s output: `minute` is then the hour's start). */
 export interface RollupKey {
   readonly minute: number
   readonly service: string
@@ -180,3 +185,20 @@ export const mergeRollups = (a: Rollup, b: Rollup): Rollup => ({
   maxMs: Math.max(a.maxMs, b.maxMs),
   histogram: mergeHistograms(a.histogram, b.histogram),
 })
+
+/**
+ * Minute rollups folded into hour rollups (the increments one batch makes to the hourly
+ * tables): the same keys with `minute` replaced by the start of its UTC hour, rows of equal
+ * keys merged. Counts, maxima and histograms add up exactly (sums up to floating-point
+ * rounding), so an hour row equals the sum of its minute rows.
+ */
+export const hourlyOf = (rollups: Iterable<Rollup>): Array<Rollup> => {
+  const rows = new Map<string, Rollup>()
+  for (const r of rollups) {
+    const hourly: Rollup = { ...r, minute: hourOf(r.minute) }
+    const id = rollupKeyString(hourly)
+    const old = rows.get(id)
+    rows.set(id, old === undefined ? hourly : mergeRollups(old, hourly))
+  }
+  return [...rows.values()]
+}

@@ -14,7 +14,9 @@
  *   3. the rollup increments of the new events only (`rollupsOf`, computed here), one
  *      multi-row `INSERT … ON DUPLICATE KEY UPDATE count = count + VALUES(count), …`;
  *   4. the same for the latency histogram (`api_latency_minute`);
- *   5. the offsets, `next_offset = GREATEST(next_offset, VALUES(next_offset))`: only forward.
+ *   5. and 6. the same increments folded into hours (`hourlyOf`) for `api_rollup_hour` and
+ *      `api_latency_hour` (migration 0005): one upsert each, whatever the batch's span;
+ *   7. the offsets, `next_offset = GREATEST(next_offset, VALUES(next_offset))`: only forward.
  * `VALUES()` in `ON DUPLICATE KEY UPDATE` works on MariaDB and MySQL 8.4 alike (MySQL's row
  * alias syntax does not exist on MariaDB). Rows go in key order, so concurrent writers lock
  * in the same order.
@@ -54,7 +56,7 @@ import {
 import * as path from "node:path"
 import { pathToFileURL } from "node:url"
 import type { RequestEvent } from "../../domain/RequestEvent.ts"
-import { BUCKETS, boundsOf, emptyHistogram, type Rollup, rollupsOf } from "../../domain/Rollup.ts"
+import { BUCKETS, boundsOf, emptyHistogram, hourlyOf, type Rollup, rollupsOf } from "../../domain/Rollup.ts"
 import { type EndpointSummary, LogStore, LogStoreError, type StoreSummary } from "../LogStore.ts"
 import * as Settings from "../Settings.ts"
 import type { PartitionOffset } from "../Subscription.ts"
@@ -468,7 +470,14 @@ const OffsetRow = Schema.Struct({ topic: Schema.String, partition: Numeric, next
 const CountRow = Schema.Struct({ n: Numeric })
 
 /** The projection tables, in the order `reset` swaps them. */
-const TABLES = ["consumer_offsets", "api_rollup_minute", "api_latency_minute", "api_logs"] as const
+const TABLES = [
+  "consumer_offsets",
+  "api_rollup_minute",
+  "api_latency_minute",
+  "api_rollup_hour",
+  "api_latency_hour",
+  "api_logs",
+] as const
 
 /** The LogStore over the client in context. */
 export const make = (options: MysqlLogStoreOptions = {}) =>
@@ -558,18 +567,14 @@ export const make = (options: MysqlLogStoreOptions = {}) =>
         })),
       )}`.unprepared
 
-    /** Steps 3–5: the rollups and histogram of the new events, and the offsets. */
-    const finish = (
-      fresh: ReadonlyArray<RequestEvent>,
-      received: number,
-      offsets: ReadonlyArray<PartitionOffset>,
-    ) =>
-      Effect.gen(function* () {
-        const rollups = rollupsOf(fresh).sort(rollupOrder)
-        for (const chunk of chunksOf(rollups, chunkSize)) {
-          yield* sql`INSERT INTO api_rollup_minute ${sql.insert(
+    /** One multi-row upsert of rollup increments per chunk, into the minute or the hour table. */
+    const upsertRollups = (table: "api_rollup_minute" | "api_rollup_hour", rollups: ReadonlyArray<Rollup>) =>
+      Effect.forEach(
+        chunksOf(rollups, chunkSize),
+        (chunk) =>
+          sql`INSERT INTO ${sql(table)} ${sql.insert(
             chunk.map((r) => ({
-              minute: utcMinute(r.minute),
+              [table === "api_rollup_minute" ? "minute" : "hour"]: utcMinute(r.minute),
               service: r.service,
               source: r.source,
               endpoint: r.endpoint,
@@ -583,15 +588,23 @@ export const make = (options: MysqlLogStoreOptions = {}) =>
           )} ON DUPLICATE KEY UPDATE
               count = count + VALUES(count),
               sum_ms = sum_ms + VALUES(sum_ms),
-              max_ms = GREATEST(max_ms, VALUES(max_ms))`.unprepared
-        }
+              max_ms = GREATEST(max_ms, VALUES(max_ms))`.unprepared,
+        { discard: true },
+      )
 
-        for (const chunk of chunksOf(latencyRowsOf(rollups), chunkSize)) {
-          yield* sql`INSERT INTO api_latency_minute ${sql.insert(
+    /** The same for the histogram rows of those rollups. */
+    const upsertLatency = (
+      table: "api_latency_minute" | "api_latency_hour",
+      rollups: ReadonlyArray<Rollup>,
+    ) =>
+      Effect.forEach(
+        chunksOf(latencyRowsOf(rollups), chunkSize),
+        (chunk) =>
+          sql`INSERT INTO ${sql(table)} ${sql.insert(
             chunk.map((h) => {
               const [lower, upper] = boundsOf(h.bucket)
               return {
-                minute: utcMinute(h.minute),
+                [table === "api_latency_minute" ? "minute" : "hour"]: utcMinute(h.minute),
                 service: h.service,
                 endpoint: h.endpoint,
                 method: h.method,
@@ -601,8 +614,23 @@ export const make = (options: MysqlLogStoreOptions = {}) =>
                 count: h.count,
               }
             }),
-          )} ON DUPLICATE KEY UPDATE count = count + VALUES(count)`.unprepared
-        }
+          )} ON DUPLICATE KEY UPDATE count = count + VALUES(count)`.unprepared,
+        { discard: true },
+      )
+
+    /** Steps 3–7: the rollups and histogram of the new events, by minute and by hour, and the offsets. */
+    const finish = (
+      fresh: ReadonlyArray<RequestEvent>,
+      received: number,
+      offsets: ReadonlyArray<PartitionOffset>,
+    ) =>
+      Effect.gen(function* () {
+        const rollups = rollupsOf(fresh).sort(rollupOrder)
+        const hourly = hourlyOf(rollups).sort(rollupOrder)
+        yield* upsertRollups("api_rollup_minute", rollups)
+        yield* upsertLatency("api_latency_minute", rollups)
+        yield* upsertRollups("api_rollup_hour", hourly)
+        yield* upsertLatency("api_latency_hour", hourly)
 
         if (offsets.length > 0) {
           const now = utc(yield* Clock.currentTimeMillis)
