@@ -54,6 +54,7 @@ import {
   topicsOf,
   twoMembersScenario,
 } from "./support/kafka.ts"
+import { buildOnce, compiled } from "./support/build.ts"
 import {
   checksums,
   type Database,
@@ -258,11 +259,24 @@ const signal = (running: Running, name: NodeJS.Signals) => {
   }
 }
 
-/** `npx tsx <program> <args>` in the repo, stdout and stderr collected; killed if still running at the end. */
-const spawnProgram = (program: string, args: ReadonlyArray<string>, env: Record<string, string>) =>
+type Runtime = "tsx" | "compiled"
+
+/**
+ * `npx tsx <program> <args>` in the repo, or its compiled file with plain Node; stdout and stderr
+ * collected; killed if still running at the end.
+ */
+
+const spawnProgram = (
+  program: string,
+  args: ReadonlyArray<string>,
+  env: Record<string, string>,
+  runtime: Runtime = "tsx",
+) =>
   Effect.acquireRelease(
     Effect.sync((): Running => {
-      const child = spawn("npx", ["tsx", program, ...args], {
+      const [command, ...rest] =
+        runtime === "tsx" ? ["npx", "tsx", program] : [process.execPath, compiled(program)]
+      const child = spawn(command!, [...rest, ...args], {
         cwd: ROOT,
         env: { ...process.env, ...env },
         detached: true,
@@ -286,10 +300,15 @@ const spawnProgram = (program: string, args: ReadonlyArray<string>, env: Record<
   )
 
 /** Runs a program to its end; its exit code and output. */
-const runProgram = (program: string, args: ReadonlyArray<string>, env: Record<string, string>) =>
+const runProgram = (
+  program: string,
+  args: ReadonlyArray<string>,
+  env: Record<string, string>,
+  runtime: Runtime = "tsx",
+) =>
   Effect.scoped(
     Effect.gen(function* () {
-      const running = yield* spawnProgram(program, args, env)
+      const running = yield* spawnProgram(program, args, env, runtime)
       const code = yield* within(
         `${program} ${args.join(" ")} to exit`,
         "120 seconds",
@@ -582,11 +601,15 @@ describe.skipIf(!kafka.available || !mysql.available)("the pipeline on Kafka and
     120_000,
   )
 
-  it.live(
-    "the programs end to end: migrate, producer --count 5000, consumer --idle-exit stores exactly 5000 rows; consumer --replay rebuilds the same 5000",
-    () =>
+  it.live.each([
+    ["tsx", "node --import tsx src/programs/NAME.ts"],
+    ["compiled", "node dist/src/programs/NAME.js, as the image runs them"],
+  ] as const)(
+    "the programs end to end (%s: %s): migrate, producer --count 5000, consumer --idle-exit stores exactly 5000 rows; consumer --replay rebuilds the same 5000",
+    ([runtime]) =>
       Effect.scoped(
         Effect.gen(function* () {
+          if (runtime === "compiled") yield* Effect.promise(buildOnce)
           const { url, readOnlyUser } = yield* scratchDatabase()
           const { file } = yield* topicMapFile({
             plugins: (p) => [{ plugin: "slow-requests", topic: `${p}.slow`, thresholdMs: 1000 }],
@@ -599,7 +622,7 @@ describe.skipIf(!kafka.available || !mysql.available)("the pipeline on Kafka and
             GRAFANA_DB_USER: readOnlyUser,
             GRAFANA_DB_PASSWORD: "pipeline-test",
           }
-          const migrate = yield* runProgram("src/programs/migrate.ts", [], env)
+          const migrate = yield* runProgram("src/programs/migrate.ts", [], env, runtime)
           expect(migrate.code, migrate.output).toBe(0)
           expect(migrate.output).toContain("applied 0001_api_logs")
 
@@ -607,18 +630,24 @@ describe.skipIf(!kafka.available || !mysql.available)("the pipeline on Kafka and
             "src/programs/producer.ts",
             ["--count", "5000", "--rate", "0", "--topic-map", file],
             env,
+            runtime,
           )
           expect(producer.code, producer.output).toBe(0)
           expect(producer.output).toMatch(/done produced 5,000 \| sent 5,000 \| failed 0 \| dropped 0/)
 
-          const consumer = yield* runProgram("src/programs/consumer.ts", ["--idle-exit", "3"], env)
+          const consumer = yield* runProgram("src/programs/consumer.ts", ["--idle-exit", "3"], env, runtime)
           expect(consumer.code, consumer.output).toBe(0)
           expect(consumer.output).toMatch(/stopped after .*: [\d,]+ records, 5,000 stored/)
           const sql = yield* clientOn(url)
           expect(yield* totals(sql)).toEqual(exactly(5000))
           const built = yield* checksums(sql)
 
-          const replay = yield* runProgram("src/programs/consumer.ts", ["--replay", "--idle-exit", "3"], env)
+          const replay = yield* runProgram(
+            "src/programs/consumer.ts",
+            ["--replay", "--idle-exit", "3"],
+            env,
+            runtime,
+          )
           expect(replay.code, replay.output).toBe(0)
           expect(replay.output).toContain("--replay: projections and offsets cleared")
           expect(replay.output).toMatch(/stopped after .*: [\d,]+ records, 5,000 stored/)
