@@ -130,6 +130,7 @@ export const panelTargets = (dashboard: Dashboard): ReadonlyArray<PanelQuery> =>
               ...(panel.interval === undefined || panel.interval === ""
                 ? {}
                 : { minInterval: panel.interval }),
+              ...(panel.maxDataPoints === undefined ? {} : { maxDataPoints: panel.maxDataPoints }),
             },
           ],
     ),

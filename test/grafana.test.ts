@@ -43,7 +43,7 @@ import * as Mysql from "../src/adapters/mysql/MysqlLogStore.ts"
 import * as Prng from "../src/domain/Prng.ts"
 import { formatUuidV7 } from "../src/domain/EventId.ts"
 import { levelOf, type Method, RequestEvent } from "../src/domain/RequestEvent.ts"
-import { boundsOf, bucketOf, exactPercentile, minuteOf } from "../src/domain/Rollup.ts"
+import { boundsOf, bucketOf, exactPercentile, hourOf, minuteOf } from "../src/domain/Rollup.ts"
 import * as services from "./support/services.ts"
 
 const dashboards = loadDashboards()
@@ -262,6 +262,8 @@ const FROM = TO - 3_600_000
 /** Events from 10 minutes before the range to 5 minutes after it (outside ones must not count). */
 const FIRST_MINUTE = FROM - 10 * 60_000
 const LAST_MINUTE = TO + 5 * 60_000
+/** Before those, a sparse history over two days: long ranges span whole hours and partial ones. */
+const HISTORY_FROM = FIRST_MINUTE - 50 * 3_600_000
 
 const SERVICES = [
   { service: "checkout", source: "api" as const, weight: 5 },
@@ -290,47 +292,52 @@ const pickWeighted = <A extends { readonly weight: number }>(rng: Prng.Prng, ite
   return items[items.length - 1]!
 }
 
-/** The deterministic events: ~40 a minute, every one with a distinct millisecond timestamp. */
+/**
+ * The deterministic events: ~40 a minute around the test's hour, every one with a distinct
+ * millisecond timestamp, and one every ~3 minutes over the two days before.
+ */
 const makeEvents = (): ReadonlyArray<RequestEvent> => {
   const rng = Prng.make(20260115)
   const events: Array<RequestEvent> = []
+  const times: Array<number> = []
+  for (let at = HISTORY_FROM + 1_234; at < FIRST_MINUTE; at += 150_000 + rng.int(0, 60_000)) times.push(at)
   for (let minute = FIRST_MINUTE; minute <= LAST_MINUTE; minute += 60_000) {
     const n = 25 + ((minute / 60_000) % 7) * 5
-    for (let i = 0; i < n; i++) {
-      const at = minute + Math.floor((i * 60_000) / n) + (i % 7)
-      const s = pickWeighted(rng, SERVICES)
-      const r = pickWeighted(rng, ROUTES)
-      const roll = rng.next()
-      const statusCode =
-        roll < 0.06
-          ? rng.pick([500, 503, 504])
-          : roll < 0.16
-            ? rng.pick([400, 404, 409, 422])
-            : r.method === "POST"
-              ? 201
-              : r.method === "DELETE"
-                ? 204
-                : 200
-      const responseTimeMs =
-        rng.next() < 0.15 ? rng.pick(EDGE_LATENCIES) : Prng.latency(rng, 12 * r.slow, 250 * r.slow)
-      const eventId = formatUuidV7(at, rng.int(0, 0x1000), rng.int(0, 0x40000000), events.length)
-      events.push(
-        RequestEvent.make({
-          eventId,
-          requestId: `req-${events.length}`,
-          timestamp: new Date(at),
-          service: s.service,
-          source: s.source,
-          endpoint: r.endpoint,
-          method: r.method,
-          statusCode,
-          responseTimeMs,
-          userAgent: "apimon-test",
-          level: levelOf(r.endpoint, statusCode),
-          ...(statusCode >= 500 ? { message: `failure ${events.length}` } : {}),
-        }),
-      )
-    }
+    for (let i = 0; i < n; i++) times.push(minute + Math.floor((i * 60_000) / n) + (i % 7))
+  }
+  for (const at of times) {
+    const s = pickWeighted(rng, SERVICES)
+    const r = pickWeighted(rng, ROUTES)
+    const roll = rng.next()
+    const statusCode =
+      roll < 0.06
+        ? rng.pick([500, 503, 504])
+        : roll < 0.16
+          ? rng.pick([400, 404, 409, 422])
+          : r.method === "POST"
+            ? 201
+            : r.method === "DELETE"
+              ? 204
+              : 200
+    const responseTimeMs =
+      rng.next() < 0.15 ? rng.pick(EDGE_LATENCIES) : Prng.latency(rng, 12 * r.slow, 250 * r.slow)
+    const eventId = formatUuidV7(at, rng.int(0, 0x1000), rng.int(0, 0x40000000), events.length)
+    events.push(
+      RequestEvent.make({
+        eventId,
+        requestId: `req-${events.length}`,
+        timestamp: new Date(at),
+        service: s.service,
+        source: s.source,
+        endpoint: r.endpoint,
+        method: r.method,
+        statusCode,
+        responseTimeMs,
+        userAgent: "apimon-test",
+        level: levelOf(r.endpoint, statusCode),
+        ...(statusCode >= 500 ? { message: `failure ${events.length}` } : {}),
+      }),
+    )
   }
   return events
 }
@@ -924,6 +931,60 @@ describe.skipIf(!db.available)("every panel's SQL on MariaDB, loaded through the
     expect(new Set(events.map((e) => e.eventId)).size).toBe(events.length)
   })
 
+  it("the hourly tables are the minute tables rolled up by hour, and count api_logs (replay included)", async () => {
+    const { rows } = await runQuery(
+      session,
+      "SELECT (SELECT SUM(count) FROM api_rollup_hour) AS rolled, (SELECT SUM(count) FROM api_latency_hour) AS histogram, (SELECT COUNT(DISTINCT hour) FROM api_rollup_hour) AS hours",
+    )
+    expect(cellOf(rows[0]!.rolled)).toBe(events.length)
+    expect(cellOf(rows[0]!.histogram)).toBe(events.length)
+    expect(cellOf(rows[0]!.hours)).toBeGreaterThan(50)
+    // per hour and rollup key: the hour row = its minute rows = its events
+    const perKey = (sql: string) =>
+      runQuery(session, sql).then(({ rows }) =>
+        rows
+          .map((r) => [String(r.k), cellOf(r.n), cellOf(r.mx)])
+          .sort((a, b) => byString(String(a[0]), String(b[0]))),
+      )
+    const key = "CONCAT_WS('|', UNIX_TIMESTAMP(h), service, source, endpoint, method, status_code, level)"
+    const hourly = await perKey(
+      `SELECT ${key.replace("(h)", "(hour)")} AS k, count AS n, max_ms AS mx FROM api_rollup_hour`,
+    )
+    const minutes = await perKey(
+      `SELECT ${key} AS k, SUM(count) AS n, MAX(max_ms) AS mx FROM (SELECT minute - INTERVAL MINUTE(minute) MINUTE AS h, r.* FROM api_rollup_minute AS r) AS m GROUP BY k`,
+    )
+    expect(hourly).toEqual(minutes)
+    const reference = [
+      ...groupBy(events, (e) =>
+        [
+          hourOf(e.timestamp.getTime()) / 1000,
+          e.service,
+          e.source,
+          e.endpoint,
+          e.method,
+          e.statusCode,
+          e.level,
+        ].join("|"),
+      ).entries(),
+    ]
+      .map(([k, es]) => [k, es.length, Math.max(...es.map((e) => e.responseTimeMs))])
+      .sort((a, b) => byString(String(a[0]), String(b[0])))
+    expect(hourly).toEqual(reference)
+    const histogram = (sql: string) =>
+      runQuery(session, sql).then(({ rows }) =>
+        rows.map((r) => [String(r.k), cellOf(r.n)]).sort((a, b) => byString(String(a[0]), String(b[0]))),
+      )
+    expect(
+      await histogram(
+        "SELECT CONCAT_WS('|', UNIX_TIMESTAMP(hour), service, endpoint, method, bucket) AS k, count AS n FROM api_latency_hour",
+      ),
+    ).toEqual(
+      await histogram(
+        "SELECT CONCAT_WS('|', UNIX_TIMESTAMP(minute - INTERVAL MINUTE(minute) MINUTE), service, endpoint, method, bucket) AS k, SUM(count) AS n FROM api_latency_minute GROUP BY k",
+      ),
+    )
+  })
+
   /** The selections each panel runs under: All, and a narrow one with a quoted value. */
   const scenarios: ReadonlyArray<{ name: string; ctx: Ctx }> = [
     {
@@ -949,6 +1010,64 @@ describe.skipIf(!db.available)("every panel's SQL on MariaDB, loaded through the
         from: TO - 20 * 60_000,
         to: TO,
         intervalMs: 600_000,
+        sel: { services: ["catalog"], endpoints: "all" },
+      },
+    },
+    // long ranges: whole hours from the hourly tables, the partial hours at both ends from the
+    // minute tables (edges off the hour, to the second); time series by the hour or the day
+    // read the hourly tables too, those by minutes read minutes only
+    {
+      name: "24 h ending mid-hour, 1h",
+      ctx: {
+        from: TO + 3 * 60_000 + 17_000 - 86_400_000,
+        to: TO + 3 * 60_000 + 17_000,
+        intervalMs: 3_600_000,
+        sel: { services: "all", endpoints: "all" },
+      },
+    },
+    {
+      name: "24 h ending mid-hour, 5m",
+      ctx: {
+        from: TO + 3 * 60_000 + 17_000 - 86_400_000,
+        to: TO + 3 * 60_000 + 17_000,
+        intervalMs: 300_000,
+        sel: { services: "all", endpoints: "all" },
+      },
+    },
+    {
+      name: "26 h, two services, two endpoints, 1h",
+      ctx: {
+        from: FROM - 25 * 3_600_000 + 7 * 60_000 + 5_000,
+        to: TO - 13 * 60_000 - 1_000,
+        intervalMs: 3_600_000,
+        sel: { services: ["checkout", "partner's api"], endpoints: ["/orders", "/products/:id"] },
+      },
+    },
+    {
+      // the minute on the hour is before the range: its hour is not whole
+      name: "25 h from 30 s past the hour, 1h",
+      ctx: {
+        from: TO - 25 * 3_600_000 + 30_000,
+        to: TO - 30_000,
+        intervalMs: 3_600_000,
+        sel: { services: "all", endpoints: "all" },
+      },
+    },
+    {
+      name: "2 days and a bit, 1d",
+      ctx: {
+        from: TO - 2 * 86_400_000 - 1_234_000,
+        to: TO + 4 * 60_000,
+        intervalMs: 86_400_000,
+        sel: { services: "all", endpoints: "all" },
+      },
+    },
+    {
+      name: "7 d on whole hours, one service, 3h",
+      ctx: {
+        from: TO - 7 * 86_400_000,
+        to: TO,
+        intervalMs: 3 * 3_600_000,
         sel: { services: ["catalog"], endpoints: "all" },
       },
     },
@@ -1036,6 +1155,98 @@ describe.skipIf(!db.available)("every panel's SQL on MariaDB, loaded through the
         expect(columns).toEqual([v.name])
         expect(rows.map((r) => r[0])).toEqual(ref.variables[v.name]!(ctx))
       }
+    })
+  })
+
+  describe("long ranges: whole hours from the hourly tables agree with the minute tables", () => {
+    /** The first whole hour of the range, in the panels' SQL; pushed past the range, no hour row is read. */
+    const FIRST_HOUR = "($__unixEpochFrom() + 3599) DIV 3600 * 3600"
+    const minuteOnly = <Q extends { rawSql: string }>(q: Q): Q => ({
+      ...q,
+      rawSql: q.rawSql.replaceAll(FIRST_HOUR, "($__unixEpochTo() + 7200) DIV 3600 * 3600"),
+    })
+    const long = scenarios.filter((s) => s.ctx.to - s.ctx.from > 3 * 3_600_000)
+
+    it("every panel and variable over the rollups reads whole hours from an hourly table", () => {
+      const rollupQueries = [
+        ...queries.map((q) => ({ name: q.title, sql: q.rawSql })),
+        ...dashboards.flatMap((d) =>
+          templateVariables(d.dashboard).map((v) => ({ name: `$${v.name}`, sql: variableSql(v)! })),
+        ),
+      ].filter((q) => /\bapi_(rollup|latency)_minute\b/.test(q.sql) && q.name !== "Newest event age")
+      // the others: api_logs, the offsets, and the newest minute (one row, read backwards)
+      expect(
+        queries
+          .map((q) => q.title)
+          .filter((t) => !rollupQueries.some((r) => r.name === t))
+          .sort(),
+      ).toEqual([
+        "Consumer progress per partition",
+        "Newest event age",
+        "Oldest partition commit",
+        "Recent server errors (5xx)",
+      ])
+      for (const q of rollupQueries) {
+        expect(q.sql, q.name).toContain(FIRST_HOUR)
+        expect(q.sql, q.name).toMatch(/\bapi_(rollup|latency)_hour\b/)
+      }
+    })
+
+    describe.each(long)("$name", ({ ctx }) => {
+      it.each(
+        queries.map((q) => [`${q.dashboard} / ${q.title}`, q] as const),
+      )("%s: the same answer as from the minute tables alone", async (_name, q) => {
+        const dashboard = byUid(q.dashboard)
+        const viaHours = await run(q, dashboard, ctx)
+        const viaMinutes = await run(minuteOnly(q), dashboard, ctx)
+        expect(viaHours.columns).toEqual(viaMinutes.columns)
+        expect(viaHours.rows.length).toBeGreaterThan(0)
+        expectRows(viaHours.rows, viaMinutes.rows, `${q.title}\n${viaHours.sql}\n`)
+      })
+    })
+
+    const api = byUid("apimon-api-overview")
+    const panel = (title: string) => panelTargets(api).find((p) => p.title === title)!
+    const all: Selection = { services: "all", endpoints: "all" }
+
+    it("Requests over 24 h is the sum of its 24 one-hour windows", async () => {
+      const from = TO - 86_400_000 + 17 * 60_000
+      const whole = await run(panel("Requests"), api, {
+        from,
+        to: from + 86_400_000 - 1000,
+        intervalMs: 60_000,
+        sel: all,
+      })
+      let sum = 0
+      for (let h = 0; h < 24; h++) {
+        const start = from + h * 3_600_000
+        const { rows } = await run(panel("Requests"), api, {
+          from: start,
+          to: start + 3_599_000,
+          intervalMs: 60_000,
+          sel: all,
+        })
+        sum += rows[0]![0] as number
+      }
+      expect(whole.rows[0]![0]).toBe(sum)
+      expect(sum).toBeGreaterThan(1000)
+    })
+
+    it("Request rate by the hour equals the per-minute series summed by hour", async () => {
+      const range = { from: TO - 30 * 3_600_000 - 29 * 60_000, to: TO + 4 * 60_000, sel: all }
+      const hourly = await run(panel("Request rate"), api, { ...range, intervalMs: 3_600_000 })
+      const minutes = await run(panel("Request rate"), api, { ...range, intervalMs: 60_000 })
+      const summed = new Map<number, number>()
+      for (const [t, perSecond] of minutes.rows) {
+        const hour = Math.floor(Number(t) / 3600) * 3600
+        summed.set(hour, (summed.get(hour) ?? 0) + (Number(perSecond) * 60) / 3600)
+      }
+      expectRows(
+        hourly.rows,
+        [...summed.entries()].sort(([a], [b]) => a - b).map(([t, v]) => [t, v]),
+        "Request rate, 1h against 1m",
+      )
+      expect(hourly.rows.length).toBeGreaterThan(28)
     })
   })
 

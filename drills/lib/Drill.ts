@@ -13,8 +13,8 @@
  *
  * where `answered` is counted by the clients (the simulator's responses, the producer's events,
  * the runner's own probes, the valid records of the poison drill), never by the pipeline itself.
- * Besides: no `event_id` twice, the rollups (`api_rollup_minute`, `api_latency_minute`) count
- * exactly the rows, the dead-letter topic holds exactly the poison records sent, and the API's
+ * Besides: no `event_id` twice, the rollups (`api_rollup_minute`, `api_latency_minute`, and
+ * their hourly twins `api_rollup_hour`, `api_latency_hour`) count exactly the rows, the dead-letter topic holds exactly the poison records sent, and the API's
  * own count of answered requests (accepted + dropped + unlogged) equals the clients' count.
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs"
@@ -536,6 +536,12 @@ export const ledger = (d: Drill, input: LedgerInput) =>
       [],
       d.db.name,
     )
+    const [hourly] = yield* Db.query(
+      `SELECT (SELECT COALESCE(SUM(count), 0) FROM api_rollup_hour) AS rollup,
+              (SELECT COALESCE(SUM(count), 0) FROM api_latency_hour) AS latency`,
+      [],
+      d.db.name,
+    )
     // Dead letters are written at least once (parked before the batch's transaction, so a
     // batch that fails after parking parks again when it is retried): they are counted by the
     // source record they name (topic, partition, offset), the raw count shown beside.
@@ -554,6 +560,10 @@ export const ledger = (d: Drill, input: LedgerInput) =>
     if (duplicates !== 0) problems.push(`${duplicates} duplicate event ids`)
     if (num(rollup?.n) !== rows) problems.push(`api_rollup_minute counts ${num(rollup?.n)} ≠ rows ${rows}`)
     if (num(latency?.n) !== rows) problems.push(`api_latency_minute counts ${num(latency?.n)} ≠ rows ${rows}`)
+    if (num(hourly?.rollup) !== rows)
+      problems.push(`api_rollup_hour counts ${num(hourly?.rollup)} ≠ rows ${rows}`)
+    if (num(hourly?.latency) !== rows)
+      problems.push(`api_latency_hour counts ${num(hourly?.latency)} ≠ rows ${rows}`)
     if (dlq !== input.dlqExpected) problems.push(`dead letters ${dlq} ≠ poison sent ${input.dlqExpected}`)
     const simRows = num(counts?.sim_rows)
     const simIds = num(counts?.sim_ids)
