@@ -28,6 +28,7 @@ import {
   type Dashboard,
   expandMacros,
   grafanaSession,
+  intervalFor,
   loadDashboards,
   MIGRATIONS_DIR,
   type PanelQuery,
@@ -241,6 +242,17 @@ describe("the dashboards JSON", () => {
       expect(q.rawSql).toMatch(/\$__timeFilter\(`timestamp`\)/)
       expect(q.rawSql).toMatch(/\bLIMIT \d+\s*$/)
     }
+  })
+
+  it.each(
+    queries.filter((q) => q.format === "time_series").map((q) => [`${q.dashboard} / ${q.title}`, q] as const),
+  )("%s: max data points that draw 7 d (latency: 24 h too) in whole hours, from the hourly tables", (_name, q) => {
+    const min = q.minInterval === undefined ? 60_000 : parseInterval(q.minInterval)
+    const interval = (rangeMs: number) => intervalFor(rangeMs, q.maxDataPoints ?? 1000, min)
+    expect(interval(7 * 86_400_000) % 3_600_000).toBe(0)
+    if (/latency/i.test(q.title)) expect(interval(86_400_000) % 3_600_000).toBe(0)
+    // the last hour keeps the detail of minutes
+    expect(interval(3_600_000)).toBeLessThanOrEqual(5 * 60_000)
   })
 
   it("says in text panels that dead letters and publisher drops are not recorded in MySQL", () => {
