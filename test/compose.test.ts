@@ -310,7 +310,11 @@ describe("the programs' environment", () => {
     ])
     for (const p of programs) {
       expect(existsSync(path.join(ROOT, p.file)), p.file).toBe(true)
-      expect(services[p.service]!.command!.slice(0, 2)).toEqual(["node", p.compiled])
+      // node [V8 flags, e.g. a heap limit] dist/src/programs/NAME.js [arguments]
+      const command = services[p.service]!.command!
+      const at = command.indexOf(p.compiled)
+      expect(command[0]).toBe("node")
+      for (const flag of command.slice(1, at)) expect(flag).toMatch(/^--[a-z-]+(=\S+)?$/)
     }
     // dist/ mirrors the sources: src/programs/NAME.ts → dist/src/programs/NAME.js
     const build = JSON.parse(read("tsconfig.build.json")) as {
@@ -328,6 +332,14 @@ describe("the programs' environment", () => {
     expect([...build.include].sort()).toEqual(["migrations", "src"])
     const pkg = JSON.parse(read("package.json")) as { scripts: Record<string, string> }
     expect(pkg.scripts.build).toBe("tsc -p tsconfig.build.json")
+  })
+
+  it("the long-running programs have a heap limit (bench/README.md: memory)", () => {
+    for (const service of ["api", "consumer"]) {
+      const limit = services[service]!.command!.find((a) => a.startsWith("--max-old-space-size="))
+      expect(limit, service).toBeDefined()
+      expect(Number(limit!.split("=")[1])).toBeGreaterThanOrEqual(128)
+    }
   })
 
   it("the scanner finds Config reads and tells required, optional and defaulted apart", () => {

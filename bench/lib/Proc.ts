@@ -7,6 +7,7 @@ import { type ChildProcess, spawn } from "node:child_process"
 import { readFileSync } from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
+import YAML from "yaml"
 
 export const ROOT = fileURLToPath(new URL("../..", import.meta.url))
 
@@ -75,22 +76,43 @@ export const spawnTs = (
 /** apimon's programs (src/programs/NAME.ts). */
 export type Program = "api" | "consumer" | "producer" | "simulator" | "migrate"
 
-/** Runs one of apimon's programs the way `runtime` says (see `BenchContext.runtime`). */
+/**
+ * The Node flags compose.yaml gives a program (`command: ["node", FLAGS…, "dist/src/programs/
+ * NAME.js", …]`), so that the bench runs it as the stack does (heap limits, for one).
+ */
+export const composeNodeFlags = (program: Program): ReadonlyArray<string> => {
+  const compose = YAML.parse(readFileSync(path.join(ROOT, "compose.yaml"), "utf8"), { merge: true }) as {
+    services: Record<string, { command?: ReadonlyArray<string> }>
+  }
+  for (const service of Object.values(compose.services)) {
+    const command = service.command ?? []
+    const at = command.indexOf(`dist/src/programs/${program}.js`)
+    if (command[0] === "node" && at > 0) return command.slice(1, at)
+  }
+  return []
+}
+
+/**
+ * Runs one of apimon's programs the way `runtime` says (see `BenchContext.runtime`), with the
+ * Node flags compose.yaml gives it.
+ */
 export const spawnProgram = (
   runtime: "compiled" | "tsx",
   name: string,
   program: Program,
   args: ReadonlyArray<string>,
   options: SpawnOptions = {},
-): Child =>
-  runtime === "tsx"
-    ? spawnTs(name, `src/programs/${program}.ts`, args, options)
+): Child => {
+  const flags = { ...options, nodeFlags: [...composeNodeFlags(program), ...(options.nodeFlags ?? [])] }
+  return runtime === "tsx"
+    ? spawnTs(name, `src/programs/${program}.ts`, args, flags)
     : spawnCommand(
         name,
         process.execPath,
-        [...(options.nodeFlags ?? []), `dist/src/programs/${program}.js`, ...args],
-        options,
+        [...flags.nodeFlags, `dist/src/programs/${program}.js`, ...args],
+        flags,
       )
+}
 
 export const spawnCommand = (
   name: string,
