@@ -4,7 +4,7 @@
  * kernel's high-water mark (`VmHWM` in /proc/PID/status), sampled until the process exits.
  */
 import { type ChildProcess, spawn } from "node:child_process"
-import { readFileSync } from "node:fs"
+import { readdirSync, readFileSync } from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import YAML from "yaml"
@@ -28,7 +28,7 @@ export interface Child {
   stop(graceMs?: number): Promise<number>
 }
 
-const readCpu = (pid: number): number | undefined => {
+export const readCpu = (pid: number): number | undefined => {
   try {
     // fields after the command name: state is the 3rd, utime the 14th, stime the 15th (clock ticks)
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
@@ -256,4 +256,29 @@ export const until = async <A>(
     if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
     await sleep(everyMs)
   }
+}
+
+/**
+ * The pid of the local Kafka broker listening on `port` (a `kafka.Kafka` JVM whose
+ * server.properties names that port), or undefined (another kind of broker, or no /proc).
+ */
+export const brokerPid = (port: number): number | undefined => {
+  try {
+    for (const entry of readdirSync("/proc")) {
+      if (!/^\d+$/.test(entry)) continue
+      let args: Array<string>
+      try {
+        args = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0")
+      } catch {
+        continue
+      }
+      if (!args.includes("kafka.Kafka")) continue
+      const config = args.find((a) => a.endsWith(".properties") && !a.includes("log4j"))
+      if (config === undefined) continue
+      if (new RegExp(`^listeners=.*:${port}\\b`, "m").test(readFileSync(config, "utf8"))) return Number(entry)
+    }
+  } catch {
+    return undefined
+  }
+  return undefined
 }

@@ -6,7 +6,8 @@
  */
 import { type LoadResult, load, startApi } from "../lib/Api.ts"
 import { type BenchContext, MB } from "../lib/Context.ts"
-import { createTopic, deleteTopics, topicMapFile } from "../lib/Services.ts"
+import { brokerPid, readCpu } from "../lib/Proc.ts"
+import { brokers, createTopic, deleteTopics, topicMapFile } from "../lib/Services.ts"
 import { atLeast, info, series } from "../lib/Stats.ts"
 import type { PartResult } from "../lib/Table.ts"
 
@@ -19,7 +20,7 @@ export const run = async (ctx: BenchContext): Promise<PartResult> => {
   await createTopic(TOPIC, 4)
   const map = topicMapFile(TOPIC)
   const on = await startApi(ctx, { port: 18431, map, logging: true, profile: "api" })
-  const off = await startApi(ctx, { port: 18432, map, logging: false })
+  const off = await startApi(ctx, { port: 18432, map, logging: false, profile: "api-off" })
   try {
     // warm-up: JIT, connections, the producer's first metadata request
     await load(18431, CONNECTIONS, ctx.quick ? 1 : 2)
@@ -27,14 +28,22 @@ export const run = async (ctx: BenchContext): Promise<PartResult> => {
     const rounds: Record<"on" | "off", Array<LoadResult>> = { on: [], off: [] }
     // the API process's CPU time per answered request: what logging costs, whatever the machine's load
     const cpuPerRequest: Record<"on" | "off", Array<number>> = { on: [], off: [] }
+    // the broker's CPU time per request: on 2 cores it comes out of the API's share
+    const broker = brokerPid(Number(brokers()[0]!.split(":")[1] ?? 9092))
+    const brokerCpu = () => (broker === undefined ? undefined : readCpu(broker))
+    const brokerPerRequest: Record<"on" | "off", Array<number>> = { on: [], off: [] }
     for (let r = 1; r <= ctx.rounds; r++) {
       const order = r % 2 === 1 ? (["on", "off"] as const) : (["off", "on"] as const)
       for (const which of order) {
         const server = which === "on" ? on : off
         const cpu0 = server.cpuSeconds()
+        const b0 = brokerCpu()
         const x = await load(which === "on" ? 18431 : 18432, CONNECTIONS, seconds)
+        const b1 = brokerCpu()
         rounds[which].push(x)
         cpuPerRequest[which].push(((server.cpuSeconds() - cpu0) * 1e6) / Math.max(1, x.requests))
+        if (b0 !== undefined && b1 !== undefined)
+          brokerPerRequest[which].push(((b1 - b0) * 1e6) / Math.max(1, x.requests))
         ctx.log(
           `    round ${r} logging ${which.padEnd(3)}  ${Math.round(x.rps).toLocaleString("en-US")} req/s, p50 ${x.p50} ms, p99 ${x.p99} ms${x.errors > 0 ? `, ${x.errors} errors` : ""}`,
         )
@@ -63,6 +72,21 @@ export const run = async (ctx: BenchContext): Promise<PartResult> => {
           note: "the API process's user + system time ÷ requests answered",
         },
         { name: "logging off CPU per request", unit: "µs", series: series(cpuPerRequest.off) },
+        ...(brokerPerRequest.on.length === 0
+          ? []
+          : [
+              {
+                name: "broker CPU per request, logging on",
+                unit: "µs",
+                series: series(brokerPerRequest.on),
+                note: "the local Kafka broker's user + system time ÷ the API's requests (same 2 cores)",
+              },
+              {
+                name: "broker CPU per request, logging off",
+                unit: "µs",
+                series: series(brokerPerRequest.off),
+              },
+            ]),
         { name: "logging on p50", unit: "ms", series: s.onP50 },
         { name: "logging off p50", unit: "ms", series: s.offP50 },
         { name: "logging on p99", unit: "ms", series: s.onP99 },
@@ -86,6 +110,7 @@ export const run = async (ctx: BenchContext): Promise<PartResult> => {
         seconds,
         rounds,
         cpuPerRequestUs: cpuPerRequest,
+        brokerCpuPerRequestUs: brokerPerRequest,
         peakRss: { on: peakOn, off: off.peakRss() },
       },
     }
