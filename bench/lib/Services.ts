@@ -148,15 +148,7 @@ export const connect = (database?: string) =>
 export const truncate = async (database: string) => {
   const c = await connect(database)
   try {
-    for (const t of [
-      "api_logs",
-      "api_rollup_minute",
-      "api_latency_minute",
-      "api_rollup_hour",
-      "api_latency_hour",
-      "consumer_offsets",
-    ])
-      await c.query(`TRUNCATE TABLE ${t}`)
+    for (const t of Mysql.PROJECTION_TABLES) await c.query(`TRUNCATE TABLE ${t}`)
   } finally {
     await c.end()
   }

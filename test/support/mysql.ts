@@ -209,33 +209,24 @@ export interface TableChecksum {
  * batches (see `sumDrift`).
  */
 export const checksums = (sql: MysqlClient.MysqlClient) =>
-  Effect.forEach(
-    [
-      "api_logs",
-      "api_rollup_minute",
-      "api_latency_minute",
-      "api_rollup_hour",
-      "api_latency_hour",
-      "consumer_offsets",
-    ],
-    (table) =>
-      Effect.gen(function* () {
-        const columns = yield* sql<{ name: string; type: string }>`
+  Effect.forEach(Mysql.PROJECTION_TABLES, (table) =>
+    Effect.gen(function* () {
+      const columns = yield* sql<{ name: string; type: string }>`
         SELECT column_name AS name, data_type AS type FROM information_schema.columns
         WHERE table_schema = DATABASE() AND table_name = ${table}
           AND extra NOT LIKE '%auto_increment%' AND column_name <> 'updated_at'
         ORDER BY ordinal_position`
-        const fields = columns
-          .map((c) =>
-            /^(double|float)$/i.test(c.type) ? `ROUND(\`${c.name}\`, 3)` : `CAST(\`${c.name}\` AS CHAR)`,
-          )
-          .map((f) => `COALESCE(${f}, '<NULL>')`)
-          .join(", ")
-        const [row] = yield* sql.unsafe<{ n: number; crc: string | null }>(
-          `SELECT COUNT(*) AS n, CAST(SUM(CRC32(CONCAT_WS('|', ${fields}))) AS CHAR) AS crc FROM \`${table}\``,
+      const fields = columns
+        .map((c) =>
+          /^(double|float)$/i.test(c.type) ? `ROUND(\`${c.name}\`, 3)` : `CAST(\`${c.name}\` AS CHAR)`,
         )
-        return { table, rows: Number(row?.n ?? 0), crc: row?.crc ?? "0" } satisfies TableChecksum
-      }),
+        .map((f) => `COALESCE(${f}, '<NULL>')`)
+        .join(", ")
+      const [row] = yield* sql.unsafe<{ n: number; crc: string | null }>(
+        `SELECT COUNT(*) AS n, CAST(SUM(CRC32(CONCAT_WS('|', ${fields}))) AS CHAR) AS crc FROM \`${table}\``,
+      )
+      return { table, rows: Number(row?.n ?? 0), crc: row?.crc ?? "0" } satisfies TableChecksum
+    }),
   )
 
 /** `sum_ms` of every rollup row, by key. */

@@ -469,8 +469,8 @@ const BucketRow = Schema.Struct({ endpoint: Schema.String, bucket: Numeric, coun
 const OffsetRow = Schema.Struct({ topic: Schema.String, partition: Numeric, next_offset: Schema.String })
 const CountRow = Schema.Struct({ n: Numeric })
 
-/** The projection tables, in the order `reset` swaps them. */
-const TABLES = [
+/** The projection tables (what the consumer writes), in the order `reset` swaps them. */
+export const PROJECTION_TABLES = [
   "consumer_offsets",
   "api_rollup_minute",
   "api_latency_minute",
@@ -753,14 +753,14 @@ export const make = (options: MysqlLogStoreOptions = {}) =>
      * are dropped first.
      */
     const reset = Effect.gen(function* () {
-      const leftovers = TABLES.flatMap((t) => [`${t}__new`, `${t}__old`])
+      const leftovers = PROJECTION_TABLES.flatMap((t) => [`${t}__new`, `${t}__old`])
       // constant identifiers only; DDL over the text protocol (nothing to prepare)
       yield* sql.unsafe(`DROP TABLE IF EXISTS ${leftovers.join(", ")}`).unprepared
-      for (const t of TABLES) yield* sql.unsafe(`CREATE TABLE ${t}__new LIKE ${t}`).unprepared
+      for (const t of PROJECTION_TABLES) yield* sql.unsafe(`CREATE TABLE ${t}__new LIKE ${t}`).unprepared
       yield* sql.unsafe(
-        `RENAME TABLE ${TABLES.map((t) => `${t} TO ${t}__old, ${t}__new TO ${t}`).join(", ")}`,
+        `RENAME TABLE ${PROJECTION_TABLES.map((t) => `${t} TO ${t}__old, ${t}__new TO ${t}`).join(", ")}`,
       ).unprepared
-      yield* sql.unsafe(`DROP TABLE ${TABLES.map((t) => `${t}__old`).join(", ")}`).unprepared
+      yield* sql.unsafe(`DROP TABLE ${PROJECTION_TABLES.map((t) => `${t}__old`).join(", ")}`).unprepared
     }).pipe(
       Effect.mapError(errorWith(target, "resetting the projections")),
       Effect.withSpan("MysqlLogStore.reset"),
