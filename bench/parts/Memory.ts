@@ -46,7 +46,7 @@ export const run = async (ctx: BenchContext): Promise<PartResult> => {
         name: "consumer peak RSS",
         unit: "MB",
         series: consumer,
-        note: "each consumer run (throughput rounds, freshness)",
+        note: "each run of the consumer program (throughput rounds)",
       },
       {
         name: "API peak RSS",
