@@ -395,8 +395,26 @@ export interface MysqlLogStoreOptions {
 const RETRYABLE: ReadonlySet<string> = new Set(["ER_DUP_ENTRY", "ER_LOCK_DEADLOCK", "ER_LOCK_WAIT_TIMEOUT"])
 
 /** `YYYY-MM-DD HH:MM:SS.mmm`, UTC. */
-const utc = (epochMs: number): string => new Date(epochMs).toISOString().slice(0, 23).replace("T", " ")
-const utcMinute = (epochMs: number): string => utc(epochMs).slice(0, 19)
+/**
+ * `YYYY-MM-DD HH:MM:SS` of a whole second, remembered for the next call: a batch's events
+ * mostly share their seconds, and formatting a Date per row was 3.6 % of the consumer's CPU.
+ */
+let lastSecond = Number.NaN
+let lastPrefix = ""
+const utcSecond = (second: number): string => {
+  if (second !== lastSecond) {
+    lastPrefix = new Date(second * 1000).toISOString().slice(0, 19).replace("T", " ")
+    lastSecond = second
+  }
+  return lastPrefix
+}
+/** `YYYY-MM-DD HH:MM:SS.mmm` (UTC) of a whole number of milliseconds, as DATETIME(3) takes it. */
+const utc = (epochMs: number): string => {
+  const second = Math.floor(epochMs / 1000)
+  const ms = epochMs - second * 1000
+  return `${utcSecond(second)}.${ms < 10 ? "00" : ms < 100 ? "0" : ""}${ms}`
+}
+const utcMinute = (epochMs: number): string => utcSecond(Math.floor(epochMs / 1000))
 
 const chunksOf = <A>(items: ReadonlyArray<A>, size: number): Array<ReadonlyArray<A>> => {
   const chunks: Array<ReadonlyArray<A>> = []
