@@ -4,7 +4,7 @@
 # Migrates a database of its own (apimon_deno_smoke), writes a topic map with topic names of
 # its own, produces 500 events with the producer (under Node, tsx), then runs the consumer
 # under Deno (`deno run -A src/programs/consumer.ts --idle-exit 3`) and checks that exactly
-# 500 rows were stored and counted once in the rollups. Drops the database (and the read-only
+# 500 rows were stored and counted once in the rollups (minute and hour). Drops the database (and the read-only
 # user migrate creates) at the end, whatever happened. Exits non-zero on any mismatch.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -96,17 +96,21 @@ sed 's/^/  | /' "$log"
 [ -n "$hung" ] || [ "$status" -eq 0 ] || fail "the consumer under Deno exited with status ${status}"
 
 step "checking ${DATABASE}"
-read -r rows ids rollups latency < <(
+read -r rows ids rollups latency hourly hourly_latency < <(
   sql "SELECT (SELECT COUNT(*) FROM \`${DATABASE}\`.api_logs),
               (SELECT COUNT(DISTINCT event_id) FROM \`${DATABASE}\`.api_logs),
               (SELECT COALESCE(SUM(count), 0) FROM \`${DATABASE}\`.api_rollup_minute),
-              (SELECT COALESCE(SUM(count), 0) FROM \`${DATABASE}\`.api_latency_minute)"
+              (SELECT COALESCE(SUM(count), 0) FROM \`${DATABASE}\`.api_latency_minute),
+              (SELECT COALESCE(SUM(count), 0) FROM \`${DATABASE}\`.api_rollup_hour),
+              (SELECT COALESCE(SUM(count), 0) FROM \`${DATABASE}\`.api_latency_hour)"
 ) || fail "could not read the tables of ${DATABASE}"
-echo "api_logs rows ${rows}, distinct event ids ${ids}, api_rollup_minute ${rollups}, api_latency_minute ${latency}"
+echo "api_logs rows ${rows}, distinct event ids ${ids}, api_rollup_minute ${rollups}, api_latency_minute ${latency}, api_rollup_hour ${hourly}, api_latency_hour ${hourly_latency}"
 [ "$rows" = "$COUNT" ] || fail "api_logs holds ${rows} rows, expected ${COUNT}"
 [ "$ids" = "$COUNT" ] || fail "api_logs holds ${ids} distinct event ids, expected ${COUNT}"
 [ "$rollups" = "$COUNT" ] || fail "api_rollup_minute counts ${rollups} events, expected ${COUNT}"
 [ "$latency" = "$COUNT" ] || fail "api_latency_minute counts ${latency} events, expected ${COUNT}"
+[ "$hourly" = "$COUNT" ] || fail "api_rollup_hour counts ${hourly} events, expected ${COUNT}"
+[ "$hourly_latency" = "$COUNT" ] || fail "api_latency_hour counts ${hourly_latency} events, expected ${COUNT}"
 
 # the rows are right: say so before failing on the process that would not end
 [ -z "$hung" ] || fail "${hung} (the ${COUNT} rows are stored correctly). A known cause: kafkajs 2.2.4's RequestQueue re-arms a 0 ms setTimeout loop after disconnect (tulios/kafkajs#1556, #1704), which keeps Deno's event loop alive"

@@ -96,7 +96,14 @@ const projectAll = (
   )
 
 /** What the tables hold after `n` distinct events were projected exactly once. */
-const exactly = (n: number) => ({ rows: n, eventIds: n, rollups: n, latency: n })
+const exactly = (n: number) => ({
+  rows: n,
+  eventIds: n,
+  rollups: n,
+  latency: n,
+  hourlyRollups: n,
+  hourlyLatency: n,
+})
 
 const within = <A, E, R>(what: string, duration: Duration.DurationInput, effect: Effect.Effect<A, E, R>) =>
   Effect.timeoutFail(effect, { duration, onTimeout: () => new Error(`timed out: ${what}`) })
@@ -293,7 +300,6 @@ type Runtime = "tsx" | "compiled"
  * `npx tsx <program> <args>` in the repo, or its compiled file with plain Node; stdout and stderr
  * collected; killed if still running at the end.
  */
-
 const spawnProgram = (
   program: string,
   args: ReadonlyArray<string>,

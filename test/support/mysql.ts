@@ -178,19 +178,23 @@ export const hourlyMismatches = (sql: MysqlClient.MysqlClient) =>
       )`,
   ]).pipe(Effect.map(([rollups, latency]) => ({ rollups, latency })))
 
-/** Rows, distinct event ids, and the rollups' and histogram's totals. */
+/** Rows, distinct event ids, and the totals of the rollups and histograms (minute and hour). */
 export const totals = (sql: MysqlClient.MysqlClient) =>
   Effect.map(
     Effect.all([
       sql<{ n: number; ids: number }>`SELECT COUNT(*) AS n, COUNT(DISTINCT event_id) AS ids FROM api_logs`,
       sumOf(sql, "api_rollup_minute"),
       sumOf(sql, "api_latency_minute"),
+      sumOf(sql, "api_rollup_hour"),
+      sumOf(sql, "api_latency_hour"),
     ]),
-    ([[counts], rollups, latency]) => ({
+    ([[counts], rollups, latency, hourlyRollups, hourlyLatency]) => ({
       rows: Number(counts?.n ?? 0),
       eventIds: Number(counts?.ids ?? 0),
       rollups,
       latency,
+      hourlyRollups,
+      hourlyLatency,
     }),
   )
 
