@@ -76,15 +76,25 @@ export const spawnTs = (
 /** apimon's programs (src/programs/NAME.ts). */
 export type Program = "api" | "consumer" | "producer" | "simulator" | "migrate"
 
+type ComposeServices = Record<string, { command?: ReadonlyArray<string> }>
+let services: ComposeServices | undefined
+
+/** compose.yaml's services, read once per run. */
+const composeServices = (): ComposeServices => {
+  services ??= (
+    YAML.parse(readFileSync(path.join(ROOT, "compose.yaml"), "utf8"), { merge: true }) as {
+      services: ComposeServices
+    }
+  ).services
+  return services
+}
+
 /**
  * The Node flags compose.yaml gives a program (`command: ["node", FLAGS…, "dist/src/programs/
  * NAME.js", …]`), so that the bench runs it as the stack does (heap limits, for one).
  */
 export const composeNodeFlags = (program: Program): ReadonlyArray<string> => {
-  const compose = YAML.parse(readFileSync(path.join(ROOT, "compose.yaml"), "utf8"), { merge: true }) as {
-    services: Record<string, { command?: ReadonlyArray<string> }>
-  }
-  for (const service of Object.values(compose.services)) {
+  for (const service of Object.values(composeServices())) {
     const command = service.command ?? []
     const at = command.indexOf(`dist/src/programs/${program}.js`)
     if (command[0] === "node" && at > 0) return command.slice(1, at)

@@ -14,8 +14,9 @@
  * where `answered` is counted by the clients (the simulator's responses, the producer's events,
  * the runner's own probes, the valid records of the poison drill), never by the pipeline itself.
  * Besides: no `event_id` twice, the rollups (`api_rollup_minute`, `api_latency_minute`, and
- * their hourly twins `api_rollup_hour`, `api_latency_hour`) count exactly the rows, the dead-letter topic holds exactly the poison records sent, and the API's
- * own count of answered requests (accepted + dropped + unlogged) equals the clients' count.
+ * their hourly twins `api_rollup_hour`, `api_latency_hour`) count exactly the rows, the
+ * dead-letter topic holds exactly the poison records sent, and the API's own count of answered
+ * requests (accepted + dropped + unlogged) equals the clients' count.
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import * as path from "node:path"
