@@ -1,5 +1,5 @@
 /**
- * `api_logs`: one row per event (DESIGN §6), `event_id` unique (the idempotency key).
+ * `api_logs`: one row per event (docs/architecture.md §6), `event_id` unique (the idempotency key).
  *
  * - `timestamp` is the event's UTC instant with milliseconds. DATETIME, not TIMESTAMP:
  *   it is not converted by the session time zone and has no 2038 limit; the writer stores UTC.

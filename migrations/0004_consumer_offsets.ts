@@ -1,6 +1,6 @@
 /**
  * `consumer_offsets`: the next offset to read per topic and partition, written in the same
- * transaction as the rows and rollups it covers (DESIGN §6), so it is the consumer's source of
+ * transaction as the rows and rollups it covers (docs/architecture.md §6), so it is the consumer's source of
  * truth on every assignment. Offsets only move forward (`GREATEST` on upsert). `updated_at`
  * is UTC, set by the writer.
  */

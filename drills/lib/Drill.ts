@@ -420,7 +420,7 @@ export const stopApi = (d: Drill, target: Api) =>
 
 /**
  * Waits until the projection stands at the end of every partition of the drill's topics: the
- * offsets stored with the rows in MySQL (DESIGN §6) reach the high watermarks. Only then is
+ * offsets stored with the rows in MySQL (docs/architecture.md §6) reach the high watermarks. Only then is
  * the ledger final. A consumer must be running.
  */
 export const waitCaughtUp = (d: Drill, timeout: Duration.DurationInput = "180 seconds") =>

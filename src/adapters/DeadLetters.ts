@@ -1,5 +1,5 @@
 /**
- * The DeadLetters port (DESIGN §5): parks a record that cannot be decoded, with where it
+ * The DeadLetters port (docs/architecture.md §5): parks a record that cannot be decoded, with where it
  * came from, why, and its original bytes, so the consumer can move on and nothing is lost.
  */
 import { Context, Data, type Effect } from "effect"

@@ -1,5 +1,5 @@
 /**
- * The LogStore port (DESIGN §5–6): stores a batch of events idempotently (by eventId) and
+ * The LogStore port (docs/architecture.md §5–6): stores a batch of events idempotently (by eventId) and
  * atomically with the offsets it came from; reads the offsets back; answers the queries
  * the demo and `/metrics` need.
  */

@@ -1,5 +1,5 @@
 /**
- * The Publisher port (DESIGN §5): accept events without blocking the caller, batch them
+ * The Publisher port (docs/architecture.md §5): accept events without blocking the caller, batch them
  * (size and linger), keep a bounded buffer, count what was sent, failed and dropped,
  * and flush on shutdown.
  *

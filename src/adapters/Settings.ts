@@ -1,5 +1,5 @@
 /**
- * Settings read from the environment through Effect `Config` (DESIGN §7). Defaults meet the
+ * Settings read from the environment through Effect `Config` (docs/architecture.md §7). Defaults meet the
  * local stack that `compose.yaml` publishes. Flags of the programs override these.
  */
 import { Config, LogLevel, Redacted } from "effect"

@@ -1,5 +1,5 @@
 /**
- * The Subscription port (DESIGN §5): batches of records per partition with their offsets,
+ * The Subscription port (docs/architecture.md §5): batches of records per partition with their offsets,
  * handed to a handler; the position advances (and is committed) only after the handler
  * succeeded. On every assignment the subscription asks `startOffsets` where each partition
  * resumes, so the authoritative offsets live with the projection (in the LogStore).

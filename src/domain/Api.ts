@@ -1,5 +1,5 @@
 /**
- * The demo API's HTTP contract (DESIGN §2, §7): an `HttpApi` with its groups, endpoints, the
+ * The demo API's HTTP contract (docs/architecture.md §2, §7): an `HttpApi` with its groups, endpoints, the
  * Schemas of every payload, path and query parameter, and the typed errors with their status
  * codes. Pure: a client imports it as well as the server.
  *

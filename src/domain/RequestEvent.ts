@@ -1,5 +1,5 @@
 /**
- * The one event type of apimon (DESIGN §3): a request that an API answered.
+ * The one event type of apimon (docs/architecture.md §3): a request that an API answered.
  *
  * Schema version 1. A later version may only add optional fields, so a consumer
  * decodes every version it has ever seen. The JSON form is the Kafka record value.
@@ -85,7 +85,7 @@ export class RequestEvent extends Schema.Class<RequestEvent>("RequestEvent")({
 /** The endpoints whose events are routine noise: always DEBUG. */
 export const DEBUG_ENDPOINTS: ReadonlySet<string> = new Set(["/health", "/metrics"])
 
-/** DESIGN §3: 5xx → ERROR, 4xx → WARN, else INFO; `/health` and `/metrics` → DEBUG. */
+/** docs/architecture.md §3: 5xx → ERROR, 4xx → WARN, else INFO; `/health` and `/metrics` → DEBUG. */
 export const levelOf = (endpoint: string, statusCode: number): Level =>
   statusCode >= 500 ? "ERROR" : statusCode >= 400 ? "WARN" : DEBUG_ENDPOINTS.has(endpoint) ? "DEBUG" : "INFO"
 

@@ -1,5 +1,5 @@
 /**
- * The topic map (DESIGN §4): routing as data.
+ * The topic map (docs/architecture.md §4): routing as data.
  *
  * Every event goes to the topic of its level and to the topic of every plugin
  * entry whose predicate accepts it (fan-out). The consumer reads every topic the

@@ -2,7 +2,7 @@
  * The consumer: reads every topic of the map in one consumer group, decodes each record with
  * the Schema (bad ones go to the dead-letter topic with their reason), and stores each batch
  * in MySQL in one transaction with the partition's next offset, so that nothing is lost or
- * doubled (DESIGN §6). When Kafka or MySQL is unreachable it says which and where, and
+ * doubled (docs/architecture.md §6). When Kafka or MySQL is unreachable it says which and where, and
  * retries with backoff.
  *
  *   tsx src/programs/consumer.ts [--replay] [--group apimon-consumer]

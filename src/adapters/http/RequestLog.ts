@@ -1,5 +1,5 @@
 /**
- * The logging middleware (DESIGN §3): every request the server answers becomes one
+ * The logging middleware (docs/architecture.md §3): every request the server answers becomes one
  * `RequestEvent`, handed to the `Publisher` without waiting for the broker.
  *
  * It wraps the whole app at the server (`HttpServer.serve(app, middleware)`), outside routing

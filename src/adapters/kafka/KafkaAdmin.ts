@@ -1,5 +1,5 @@
 /**
- * Topics from the topic map (DESIGN §4), never from a broker's auto-create: `ensureTopics`
+ * Topics from the topic map (docs/architecture.md §4), never from a broker's auto-create: `ensureTopics`
  * creates what is missing with the map's partitions and retention, grows topics that have
  * fewer partitions than the map asks, and returns once the metadata shows every partition
  * with a leader. Idempotent, and safe when several programs start at once.

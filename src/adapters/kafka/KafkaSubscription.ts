@@ -11,7 +11,7 @@
  * fetching. Records held in memory are bounded by one fetch: at most `maxBytes` in all and
  * `maxBytesPerPartition` per partition (per broker the partitions lead).
  *
- * Positions (DESIGN §6): the LogStore holds the truth. After every join (a new generation),
+ * Positions (docs/architecture.md §6): the LogStore holds the truth. After every join (a new generation),
  * the first batch of each partition is checked against `startOffsets` (partitions without a
  * stored offset start at the earliest offset still in the log); if it does not begin there
  * the partition is `seek`ed and the batch dropped unread. After the handler succeeds the

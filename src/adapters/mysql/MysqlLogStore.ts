@@ -1,5 +1,5 @@
 /**
- * The LogStore on MySQL 8.4 or MariaDB 10.11 (DESIGN §6), through @effect/sql-mysql2.
+ * The LogStore on MySQL 8.4 or MariaDB 10.11 (docs/architecture.md §6), through @effect/sql-mysql2.
  *
  * ## Writing a batch (`store`)
  * One transaction, a fixed number of round trips whatever the batch size (chunks of
