@@ -12,7 +12,7 @@ import { FileSystem } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either, Option } from "effect"
 import * as Workload from "../src/domain/Workload.ts"
-import { ensureReached, runSimulator, type SimulatorOptions } from "../src/programs/lib/Simulator.ts"
+import { ensureReached, runSimulator, type SimulatorOptions } from "../src/programs/lib/simulator/index.ts"
 
 interface TestServer {
   readonly url: string

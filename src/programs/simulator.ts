@@ -1,7 +1,7 @@
 /**
  * `npm run simulator`: open-loop HTTP traffic against the API at a target rate, with a live
  * progress line once a second and a summary with latency percentiles. Exits non-zero when the
- * target cannot be reached (see `lib/Simulator.ts` for the missed-request and verdict rules).
+ * target cannot be reached (see `lib/simulator/` for the missed-request and verdict rules).
  *
  *   tsx src/programs/simulator.ts [--url http://localhost:8000] [--rate 100 --duration 30]
  *                                 [--stages 30s:100,60s:1000] [--max-in-flight 256] [--timeout 5000]
@@ -11,7 +11,7 @@ import { Command, Options } from "@effect/cli"
 import { Config, Data, Effect, Either, Option, Random } from "effect"
 import * as Workload from "../domain/Workload.ts"
 import { runCli } from "./lib/Main.ts"
-import { ensureReached, runSimulator } from "./lib/Simulator.ts"
+import { ensureReached, runSimulator } from "./lib/simulator/index.ts"
 
 class InvalidOptionError extends Data.TaggedError("InvalidOptionError")<{ readonly message: string }> {}
 
