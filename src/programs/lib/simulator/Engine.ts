@@ -193,36 +193,39 @@ export const runSimulator = (options: SimulatorOptions) =>
       Effect.repeat(progress, Schedule.spaced(progressEvery)).pipe(Effect.delay(progressEvery)),
     )
 
-    const finish = Effect.gen(function* () {
-      yield* Fiber.interrupt(reporter)
-      const scheduleMs = Option.getOrElse(yield* Ref.get(scheduleEnd), () =>
-        Math.min(plan.totalMs, elapsedMs()),
-      )
-      recorder.stop()
-      transport.close()
-      const summary = summarize({
-        url: shownUrl,
-        startedAt,
-        elapsedMs: elapsedMs(),
-        scheduleMs,
-        plan,
-        options: {
-          maxInFlight: options.maxInFlight,
-          timeoutMs: options.timeoutMs,
-          badRate: options.badRate,
-          seed: options.seed,
-          userAgent: options.userAgent,
-          client: transport.name,
-        },
-        recorded: recorder.snapshot(),
-      })
-      yield* print(summaryText(summary))
-      yield* Option.match(options.jsonFile, {
-        onNone: () => Effect.void,
-        onSome: (file) => writeSummary(file, summary),
-      })
-      return summary
-    })
+    /** Stops, prints the summary and writes the JSON: once, whether the run ends or is interrupted. */
+    const finish = yield* Effect.cached(
+      Effect.gen(function* () {
+        yield* Fiber.interrupt(reporter)
+        const scheduleMs = Option.getOrElse(yield* Ref.get(scheduleEnd), () =>
+          Math.min(plan.totalMs, elapsedMs()),
+        )
+        recorder.stop()
+        transport.close()
+        const summary = summarize({
+          url: shownUrl,
+          startedAt,
+          elapsedMs: elapsedMs(),
+          scheduleMs,
+          plan,
+          options: {
+            maxInFlight: options.maxInFlight,
+            timeoutMs: options.timeoutMs,
+            badRate: options.badRate,
+            seed: options.seed,
+            userAgent: options.userAgent,
+            client: transport.name,
+          },
+          recorded: recorder.snapshot(),
+        })
+        yield* print(summaryText(summary))
+        yield* Option.match(options.jsonFile, {
+          onNone: () => Effect.void,
+          onSome: (file) => writeSummary(file, summary),
+        })
+        return summary
+      }).pipe(Effect.uninterruptible),
+    )
 
     return yield* Effect.gen(function* () {
       yield* dispatcher
@@ -233,7 +236,6 @@ export const runSimulator = (options: SimulatorOptions) =>
         Effect.sync(() => recorder.inFlight),
         { until: (n) => n === 0, schedule: Schedule.spaced("5 millis") },
       ).pipe(Effect.timeoutOption(options.timeoutMs + 2000))
-      // a Ctrl-C now waits for the summary rather than printing it twice
-      return yield* Effect.uninterruptible(finish)
+      return yield* finish
     }).pipe(Effect.onInterrupt(() => Effect.ignore(finish)))
   }).pipe(Effect.scoped)

@@ -120,7 +120,7 @@ const nodeHttpTransport = (options: TransportOptions): Transport => {
   const port = base.port === "" ? (secure ? 443 : 80) : Number(base.port)
   const prefix = base.pathname.replace(/\/+$/, "")
   const active = new Set<http.ClientRequest>()
-  const closed = { value: false }
+  let closed = false
   return {
     name: "node-http",
     send: (spec, requestId, timeoutMs, done) => {
@@ -136,7 +136,7 @@ const nodeHttpTransport = (options: TransportOptions): Transport => {
         },
       )
       const end = settle(
-        () => closed.value,
+        () => closed,
         timeoutMs,
         () => req.destroy(),
         () => active.delete(req),
@@ -147,7 +147,7 @@ const nodeHttpTransport = (options: TransportOptions): Transport => {
       req.end(spec.body)
     },
     close: () => {
-      closed.value = true
+      closed = true
       for (const req of active) req.destroy()
       agent.destroy()
     },
@@ -158,13 +158,13 @@ const fetchTransport = (options: TransportOptions): Transport => {
   const { base, userAgent } = options
   const prefix = base.href.replace(/\/+$/, "")
   const active = new Set<AbortController>()
-  const closed = { value: false }
+  let closed = false
   return {
     name: "fetch",
     send: (spec, requestId, timeoutMs, done) => {
       const controller = new AbortController()
       const end = settle(
-        () => closed.value,
+        () => closed,
         timeoutMs,
         () => controller.abort(),
         () => active.delete(controller),
@@ -187,7 +187,7 @@ const fetchTransport = (options: TransportOptions): Transport => {
       )
     },
     close: () => {
-      closed.value = true
+      closed = true
       for (const controller of active) controller.abort()
     },
   }

@@ -13,5 +13,4 @@ export {
   SimulatorSummaryJson,
   TargetNotReachedError,
 } from "./Summary.ts"
-export { fmtMs, summaryText } from "./SummaryText.ts"
 export type { ClientChoice } from "./Transport.ts"
