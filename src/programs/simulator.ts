@@ -19,135 +19,114 @@ import { ensureReached, runSimulator } from "./lib/simulator/index.ts"
 
 class InvalidOptionError extends Data.TaggedError("InvalidOptionError")<{ readonly message: string }> {}
 
-/**
- * An option that falls back to its environment variable, then to its default; its help says what
- * it is for, the default and the variable.
- */
-const fromEnv =
-  <A>(what: string, env: string, config: (name: string) => Config.Config<A>, fallback: A, shown: string) =>
-  (self: Options.Options<A>): Options.Options<A> =>
-    self.pipe(
-      Options.withDescription(`${what}. Default: ${shown}. Environment variable: ${env}.`),
-      Options.withFallbackConfig(config(env).pipe(Config.withDefault(fallback))),
-    )
-
-/** The same for an option with no default value: given neither way, it is absent. */
-const optionalFromEnv =
-  <A>(what: string, env: string, config: (name: string) => Config.Config<A>, absent: string) =>
-  (self: Options.Options<A>): Options.Options<Option.Option<A>> =>
-    self.pipe(
-      Options.withDescription(`${what}. Default: ${absent}. Environment variable: ${env}.`),
-      Options.withFallbackConfig(config(env)),
-      Options.optional,
-    )
-
-const DEFAULT_URL = "http://localhost:8000"
+/** An option's help: what it is for, its default, and the environment variable it falls back to. */
+const documented = (what: string, env: string, shownDefault: string) =>
+  Options.withDescription(`${what}. Default: ${shownDefault}. Environment variable: ${env}.`)
 
 const options = {
   url: Options.redacted("url").pipe(
     Options.withPseudoName("URL"),
-    fromEnv(
+    documented(
       "Base URL of the apimon API to send the traffic to, http or https (a password in it is printed as ***)",
       "SIMULATOR_URL",
-      (name) => Config.redacted(name),
-      Redacted.make(DEFAULT_URL),
-      DEFAULT_URL,
+      "http://localhost:8000",
+    ),
+    Options.withFallbackConfig(
+      Config.redacted("SIMULATOR_URL").pipe(Config.withDefault(Redacted.make("http://localhost:8000"))),
     ),
   ),
   rate: Options.float("rate").pipe(
     Options.withPseudoName("PER_SECOND"),
-    fromEnv(
+    documented(
       "Requests per second, held for --duration seconds (ignored with --stages)",
       "SIMULATOR_RATE",
-      Config.number,
-      100,
       "100",
     ),
+    Options.withFallbackConfig(Config.number("SIMULATOR_RATE").pipe(Config.withDefault(100))),
   ),
   duration: Options.float("duration").pipe(
     Options.withPseudoName("SECONDS"),
-    fromEnv(
-      "How many seconds to send at --rate (ignored with --stages)",
-      "SIMULATOR_DURATION",
-      Config.number,
-      30,
-      "30",
-    ),
+    documented("How many seconds to send at --rate (ignored with --stages)", "SIMULATOR_DURATION", "30"),
+    Options.withFallbackConfig(Config.number("SIMULATOR_DURATION").pipe(Config.withDefault(30))),
   ),
   stages: Options.text("stages").pipe(
     Options.withPseudoName("PLAN"),
-    optionalFromEnv(
+    documented(
       "A rate plan instead of --rate and --duration, as DURATION:RATE,... (e.g. 30s:100,60s:1000): each stage ramps linearly from the previous stage's rate (the first from 0) to its own; 0s:500 is a step",
       "SIMULATOR_STAGES",
-      Config.string,
       "none (a constant --rate for --duration)",
     ),
+    Options.withFallbackConfig(Config.string("SIMULATOR_STAGES")),
+    Options.optional,
   ),
   maxInFlight: Options.integer("max-in-flight").pipe(
     Options.withPseudoName("N"),
-    fromEnv(
+    documented(
       "Most requests outstanding at once; a request due while this many are outstanding is not sent and counts as missed",
       "SIMULATOR_MAX_IN_FLIGHT",
-      Config.integer,
-      256,
       "256",
     ),
+    Options.withFallbackConfig(Config.integer("SIMULATOR_MAX_IN_FLIGHT").pipe(Config.withDefault(256))),
   ),
   badRate: Options.float("bad-rate").pipe(
     Options.withPseudoName("SHARE"),
-    fromEnv(
+    documented(
       "Share of deliberately bad requests (unknown ids, invalid bodies), from 0 to 1",
       "SIMULATOR_BAD_RATE",
-      Config.number,
-      Workload.defaultBadRate,
       String(Workload.defaultBadRate),
+    ),
+    Options.withFallbackConfig(
+      Config.number("SIMULATOR_BAD_RATE").pipe(Config.withDefault(Workload.defaultBadRate)),
     ),
   ),
   timeout: Options.integer("timeout").pipe(
     Options.withPseudoName("MS"),
-    fromEnv(
+    documented(
       "Milliseconds from a request's scheduled start until it is aborted and counts as failed (a timeout)",
       "SIMULATOR_TIMEOUT",
-      Config.integer,
-      5000,
       "5000",
     ),
+    Options.withFallbackConfig(Config.integer("SIMULATOR_TIMEOUT").pipe(Config.withDefault(5000))),
   ),
   seed: Options.integer("seed").pipe(
     Options.withPseudoName("N"),
-    optionalFromEnv(
+    documented(
       "Seed of the request mix: the same seed sends the same requests",
       "SIMULATOR_SEED",
-      Config.integer,
       "random (printed at the start)",
     ),
+    Options.withFallbackConfig(Config.integer("SIMULATOR_SEED")),
+    Options.optional,
   ),
   json: Options.file("json").pipe(
     Options.withPseudoName("FILE"),
-    optionalFromEnv(
+    documented(
       "Also write the summary as JSON to this file, creating its folder (git ignores .out/, e.g. .out/summary.json)",
       "SIMULATOR_JSON",
-      Config.string,
       "not written",
     ),
+    Options.withFallbackConfig(Config.string("SIMULATOR_JSON")),
+    Options.optional,
   ),
   userAgent: Options.text("user-agent").pipe(
     Options.withPseudoName("TEXT"),
-    fromEnv(
+    documented(
       "User-Agent header of every request; the API stores it with each event, so a run's rows can be told apart",
       "SIMULATOR_USER_AGENT",
-      Config.string,
       "apimon-simulator/0.1",
-      "apimon-simulator/0.1",
+    ),
+    Options.withFallbackConfig(
+      Config.string("SIMULATOR_USER_AGENT").pipe(Config.withDefault("apimon-simulator/0.1")),
     ),
   ),
   client: Options.choice("client", ["auto", "node-http", "fetch"]).pipe(
-    fromEnv(
-      "HTTP client: auto is node:http under Node and fetch under Deno",
-      "SIMULATOR_CLIENT",
-      Config.literal("auto", "node-http", "fetch"),
-      "auto",
-      "auto",
+    documented("HTTP client: auto is node:http under Node and fetch under Deno", "SIMULATOR_CLIENT", "auto"),
+    Options.withFallbackConfig(
+      Config.literal(
+        "auto",
+        "node-http",
+        "fetch",
+      )("SIMULATOR_CLIENT").pipe(Config.withDefault("auto" as const)),
     ),
   ),
 }
