@@ -1,7 +1,7 @@
 /**
  * The Grafana dashboards, proven without Grafana:
  *
- * (a) `expandMacros` (bench/dashboards.ts) turns a panel's SQL into what the MySQL server
+ * (a) `expandMacros` (harness/GrafanaMacros.ts) turns a panel's SQL into what the MySQL server
  *     receives from Grafana: template variables as the MySQL data source interpolates them,
  *     then Grafana's global substitutions and MySQL macros exactly as `pkg/tsdb/mysql/macros.go`
  *     and `sqleng.Interpolate` produce them. Its expansions are checked against the cases of
@@ -23,29 +23,31 @@ import { Clock, type Duration, Effect, Layer, Redacted } from "effect"
 import { NodeContext } from "@effect/platform-node"
 import type * as mysql from "mysql2/promise"
 import {
-  ALL,
   allPanels,
   type Dashboard,
-  expandMacros,
-  grafanaSession,
-  intervalFor,
   loadDashboards,
-  MIGRATIONS_DIR,
   type PanelQuery,
   panelTargets,
-  parseInterval,
-  runQuery,
-  selectionsFor,
-  stripSqlComments,
   templateVariables,
   variableSql,
-} from "../bench/dashboards.ts"
+} from "../harness/GrafanaDashboards.ts"
+import {
+  ALL,
+  expandMacros,
+  intervalFor,
+  parseInterval,
+  selectionsFor,
+  stripSqlComments,
+} from "../harness/GrafanaMacros.ts"
+import { grafanaSession, runQuery } from "../harness/GrafanaSession.ts"
+import { uniqueName } from "../harness/Names.ts"
+import { MIGRATIONS_DIR } from "../harness/Paths.ts"
+import * as services from "../harness/Services.ts"
 import * as Mysql from "../src/adapters/mysql/MysqlLogStore.ts"
 import * as Prng from "../src/domain/Prng.ts"
 import { formatUuidV7 } from "../src/domain/EventId.ts"
 import { levelOf, type Method, RequestEvent } from "../src/domain/RequestEvent.ts"
 import { boundsOf, bucketOf, exactPercentile, hourOf, minuteOf } from "../src/domain/Rollup.ts"
-import * as services from "./support/services.ts"
 
 const dashboards = loadDashboards()
 const byUid = (uid: string): Dashboard => {
@@ -868,7 +870,7 @@ const checkReferences = (sql: string, schema: ReadonlyMap<string, ReadonlySet<st
 
 describe.skipIf(!db.available)("every panel's SQL on MariaDB, loaded through the real store", () => {
   const server = services.mysqlServerUrl()
-  const database = services.uniqueName("apimon_grafana")
+  const database = uniqueName("apimon_grafana")
   const url = (() => {
     const u = new URL(server)
     u.pathname = `/${database}`

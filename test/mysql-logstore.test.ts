@@ -1,7 +1,7 @@
 /**
  * The MySQL LogStore against the real MariaDB/MySQL: every test on its own fresh database,
  * created and migrated with the real migrator, dropped at the end. Skipped locally when the
- * server is down; under CI=true a missing server fails the run (test/support/services.ts).
+ * server is down; under CI=true a missing server fails the run (harness/Services.ts).
  *
  * The store's throughput is measured by `tsx bench/store.ts`, not here.
  */
@@ -18,19 +18,23 @@ import * as Mysql from "../src/adapters/mysql/MysqlLogStore.ts"
 import type { PartitionOffset } from "../src/adapters/Subscription.ts"
 import { percentile } from "../src/domain/Rollup.ts"
 import { RequestEvent } from "../src/domain/RequestEvent.ts"
-import { makeEvents } from "./support/kafka.ts"
-import {
-  batchesOf,
-  freshDatabase,
-  hourlyMismatches,
-  migrate,
-  ROOT,
-  snapshot,
-  sumOf,
-  TABLES,
-  urlOf,
-} from "./support/mysql.ts"
-import { mysql, uniqueName } from "./support/services.ts"
+import { batchesOf, freshDatabase, migrate, urlOf } from "../harness/Mysql.ts"
+import { uniqueName } from "../harness/Names.ts"
+import { ROOT } from "../harness/Paths.ts"
+import { hourlyMismatches, snapshot, sumOf } from "../harness/Projections.ts"
+import { mysql } from "../harness/Services.ts"
+import { makeEvents } from "../harness/TopicMaps.ts"
+
+/** The tables a migrated database holds. */
+const TABLES = [
+  "api_latency_hour",
+  "api_latency_minute",
+  "api_logs",
+  "api_rollup_hour",
+  "api_rollup_minute",
+  "consumer_offsets",
+  "effect_sql_migrations",
+]
 
 const svc = await mysql()
 
