@@ -35,6 +35,14 @@ const positive = (name: string) =>
     `--${name} needs a positive number`,
   )
 
+/** `--NAME N`, a positive integer, with a default. */
+const count = (name: string, description: string, fallback: number) =>
+  Options.integer(name).pipe(
+    Options.withDescription(description),
+    positive(name),
+    Options.withDefault(fallback),
+  )
+
 const options = {
   events: Options.integer("events").pipe(
     Options.withDescription(
@@ -51,21 +59,9 @@ const options = {
     positive("days"),
     Options.withDefault(7),
   ),
-  writers: Options.integer("writers").pipe(
-    Options.withDescription("Writers storing at once"),
-    positive("writers"),
-    Options.withDefault(2),
-  ),
-  batch: Options.integer("batch").pipe(
-    Options.withDescription("Events per stored batch (one transaction)"),
-    positive("batch"),
-    Options.withDefault(2000),
-  ),
-  rounds: Options.integer("rounds").pipe(
-    Options.withDescription("Runs per query and range (the median is kept)"),
-    positive("rounds"),
-    Options.withDefault(5),
-  ),
+  writers: count("writers", "Writers storing at once", 2),
+  batch: count("batch", "Events per stored batch (one transaction)", 2000),
+  rounds: count("rounds", "Runs per query and range (the median is kept)", 5),
   skipLoad: Options.boolean("skip-load").pipe(Options.withDescription("Query the data already there")),
   drop: Options.boolean("drop").pipe(Options.withDescription("Drop the database afterwards")),
   keep: Options.boolean("keep").pipe(Options.withDescription("Keep the database afterwards (the default)")),

@@ -18,6 +18,17 @@ import { MIGRATIONS_DIR } from "./Paths.ts"
 import { mysqlServerUrl } from "./Services.ts"
 
 export const { PROJECTION_TABLES, MIGRATIONS_TABLE } = MysqlLogStore
+
+/** The tables a migrated database holds, by name (what the migrations are expected to make). */
+export const MIGRATED_TABLES = [
+  "api_latency_hour",
+  "api_latency_minute",
+  "api_logs",
+  "api_rollup_hour",
+  "api_rollup_minute",
+  "consumer_offsets",
+  "effect_sql_migrations",
+]
 export type MysqlLogStoreOptions = MysqlLogStore.MysqlLogStoreOptions
 
 /** The MySQL LogStore over the client in context. */

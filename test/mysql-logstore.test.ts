@@ -18,23 +18,12 @@ import * as Mysql from "../src/adapters/mysql/MysqlLogStore.ts"
 import type { PartitionOffset } from "../src/adapters/Subscription.ts"
 import { percentile } from "../src/domain/Rollup.ts"
 import { RequestEvent } from "../src/domain/RequestEvent.ts"
-import { batchesOf, freshDatabase, migrate, urlOf } from "../harness/Mysql.ts"
+import { batchesOf, freshDatabase, MIGRATED_TABLES as TABLES, migrate, urlOf } from "../harness/Mysql.ts"
 import { uniqueName } from "../harness/Names.ts"
 import { ROOT } from "../harness/Paths.ts"
 import { hourlyMismatches, snapshot, sumOf } from "../harness/Projections.ts"
 import { mysql } from "../harness/Services.ts"
 import { makeEvents } from "../harness/TopicMaps.ts"
-
-/** The tables a migrated database holds. */
-const TABLES = [
-  "api_latency_hour",
-  "api_latency_minute",
-  "api_logs",
-  "api_rollup_hour",
-  "api_rollup_minute",
-  "consumer_offsets",
-  "effect_sql_migrations",
-]
 
 const svc = await mysql()
 

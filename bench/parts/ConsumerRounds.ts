@@ -4,7 +4,7 @@
  * decode-and-discard loop, Kafka's ConsumerPerformance, a raw mysql2 multi-row insert of the
  * same rows, the naive sink).
  */
-import { Effect, Option } from "effect"
+import { type Duration, Effect, Option } from "effect"
 import { HarnessError } from "../../harness/Errors.ts"
 import * as Kafka from "../../harness/Kafka.ts"
 import * as Mysql from "../../harness/Mysql.ts"
@@ -70,8 +70,7 @@ export const apimonConsumerRound = (
   Effect.scoped(
     Effect.gen(function* () {
       yield* Mysql.truncateProjections(DB)
-      const group = uniqueName("bench-apimon", "-")
-      yield* Effect.addFinalizer(() => Kafka.deleteGroups([group]))
+      const group = yield* onceGroup("bench-apimon")
       const child = yield* Children.program(ctx, "consumer", "consumer", [], {
         env: {
           TOPIC_MAP: topic.map,
@@ -108,24 +107,40 @@ export const apimonConsumerRound = (
     }),
   )
 
+/** A consumer group of a new name, deleted when the scope closes (a bench group is used once). */
+const onceGroup = (prefix: string) =>
+  Effect.acquireRelease(
+    Effect.sync(() => uniqueName(prefix, "-")),
+    (group) => Kafka.deleteGroups([group]),
+  )
+
+/** A raw baseline (bench/raw/FILE.ts) run to its end: records per second, from its RESULT line. */
+const baseline = (
+  ctx: BenchContext,
+  name: string,
+  file: string,
+  args: ReadonlyArray<string>,
+  timeout: Duration.DurationInput,
+) =>
+  Effect.gen(function* () {
+    const proc = yield* Children.script(ctx, name, `bench/raw/${file}.ts`, args)
+    yield* Children.runToEnd(proc, timeout)
+    const r = yield* RawResult.read(proc, ["records", "ms"])
+    return (r.records * 1000) / r.ms
+  })
+
 /** A kafkajs consumer group with apimon's fetch settings that decodes and discards: events/s. */
 export const rawKafkajsRound = (ctx: BenchContext, topic: PreparedTopic, events: number) =>
   Effect.scoped(
-    Effect.gen(function* () {
-      const group = uniqueName("bench-raw", "-")
-      yield* Effect.addFinalizer(() => Kafka.deleteGroups([group]))
-      const k = yield* Children.script(ctx, "raw kafkajs", "bench/raw/kafkajs-consume.ts", [
-        "--topic",
-        topic.topic,
-        "--count",
-        String(events),
-        "--group",
-        group,
-      ])
-      yield* Children.runToEnd(k, "600 seconds")
-      const r = yield* RawResult.read(k, ["records", "ms"])
-      return (r.records * 1000) / r.ms
-    }),
+    Effect.flatMap(onceGroup("bench-raw"), (group) =>
+      baseline(
+        ctx,
+        "raw kafkajs",
+        "kafkajs-consume",
+        ["--topic", topic.topic, "--count", String(events), "--group", group],
+        "600 seconds",
+      ),
+    ),
   )
 
 /** Kafka's ConsumerPerformance (the Java client, fetching only): `fetch.nMsg.sec`. */
@@ -137,8 +152,7 @@ export const consumerPerformanceRound = (
 ) =>
   Effect.scoped(
     Effect.gen(function* () {
-      const group = uniqueName("bench-perf", "-")
-      yield* Effect.addFinalizer(() => Kafka.deleteGroups([group]))
+      const group = yield* onceGroup("bench-perf")
       const p = yield* Children.command(ctx, "ConsumerPerformance", "java", [
         "-Xms256m",
         "-Xmx512m",
@@ -172,18 +186,16 @@ export const consumerPerformanceRound = (
 /** The same rows as 1 000-row multi-row INSERTs with mysql2, autocommit, no Kafka: rows/s. */
 export const rawInsertRound = (ctx: BenchContext, rows: number) =>
   Effect.scoped(
-    Effect.gen(function* () {
-      yield* Mysql.truncateProjections(INSERT_DB)
-      const ins = yield* Children.script(ctx, "raw insert", "bench/raw/mysql-insert.ts", [
-        "--url",
-        Mysql.urlText(INSERT_DB),
-        "--count",
-        String(rows),
-      ])
-      yield* Children.runToEnd(ins, "600 seconds")
-      const r = yield* RawResult.read(ins, ["records", "ms"])
-      return (r.records * 1000) / r.ms
-    }),
+    Effect.zipRight(
+      Mysql.truncateProjections(INSERT_DB),
+      baseline(
+        ctx,
+        "raw insert",
+        "mysql-insert",
+        ["--url", Mysql.urlText(INSERT_DB), "--count", String(rows)],
+        "600 seconds",
+      ),
+    ),
   )
 
 /** One message, one INSERT, one COMMIT: events/s. */
@@ -195,22 +207,24 @@ export const naiveSinkRound = (
   Effect.scoped(
     Effect.gen(function* () {
       yield* Mysql.truncateProjections(NAIVE_DB)
-      const group = uniqueName("bench-naive", "-")
-      yield* Effect.addFinalizer(() => Kafka.deleteGroups([group]))
-      const nv = yield* Children.script(ctx, "naive sink", "bench/raw/naive-sink.ts", [
-        "--topic",
-        topic.topic,
-        "--group",
-        group,
-        "--url",
-        Mysql.urlText(NAIVE_DB),
-        "--count",
-        String(naive.count),
-        "--seconds",
-        String(naive.seconds),
-      ])
-      yield* Children.runToEnd(nv, "120 seconds")
-      const r = yield* RawResult.read(nv, ["records", "ms"])
-      return (r.records * 1000) / r.ms
+      const group = yield* onceGroup("bench-naive")
+      return yield* baseline(
+        ctx,
+        "naive sink",
+        "naive-sink",
+        [
+          "--topic",
+          topic.topic,
+          "--group",
+          group,
+          "--url",
+          Mysql.urlText(NAIVE_DB),
+          "--count",
+          String(naive.count),
+          "--seconds",
+          String(naive.seconds),
+        ],
+        "120 seconds",
+      )
     }),
   )
