@@ -8,15 +8,16 @@
  * Exit status: 0 when every part ran, whatever its figures (targets are reported, never
  * enforced); 1 when a part could not run (a service missing, a program failing); 2 on bad usage.
  */
-import { spawnSync } from "node:child_process"
 import { mkdirSync, writeFileSync } from "node:fs"
-import { createRequire } from "node:module"
 import * as path from "node:path"
+import { Args, Command, Options } from "@effect/cli"
+import { Cause, Console, Effect, Exit, Option } from "effect"
+import * as Cli from "../harness/Cli.ts"
+import { HarnessError } from "../harness/Errors.ts"
+import * as Programs from "../harness/Programs.ts"
 import type { BenchContext } from "./lib/Context.ts"
 import { describe, machine } from "./lib/Machine.ts"
-import { ROOT } from "./lib/Proc.ts"
-import type { PartResult } from "./lib/Table.ts"
-import { render } from "./lib/Table.ts"
+import { type PartResult, render } from "./lib/Table.ts"
 import * as Api from "./parts/Api.ts"
 import * as Consumer from "./parts/Consumer.ts"
 import * as Dashboards from "./parts/Dashboards.ts"
@@ -24,10 +25,9 @@ import * as Freshness from "./parts/Freshness.ts"
 import * as Memory from "./parts/Memory.ts"
 import * as Producer from "./parts/Producer.ts"
 
-/** TypeScript's compiler, run by this Node (the bench is an entrypoint: a blocking child is fine). */
-const TSC = createRequire(import.meta.url).resolve("typescript/bin/tsc")
+type PartName = "consumer" | "api" | "freshness" | "producer" | "memory" | "dashboards"
 
-const PARTS: Record<string, (ctx: BenchContext) => Promise<PartResult>> = {
+const PARTS: Record<PartName, (ctx: BenchContext) => Effect.Effect<PartResult, unknown>> = {
   consumer: Consumer.run,
   api: Api.run,
   freshness: Freshness.run,
@@ -35,126 +35,110 @@ const PARTS: Record<string, (ctx: BenchContext) => Promise<PartResult>> = {
   memory: Memory.run,
   dashboards: Dashboards.run,
 }
-type PartName = "consumer" | "api" | "freshness" | "producer" | "memory" | "dashboards"
+/** The order parts run in, whatever the order they are named in. */
 const ORDER: ReadonlyArray<PartName> = ["producer", "consumer", "api", "freshness", "memory", "dashboards"]
 
-const USAGE = `usage: npm run bench -- [${ORDER.join("|")} ...] [--quick] [--rounds N] [--json FILE] [--profile DIR] [--verbose] [--tsx]`
+const seconds = (since: number) => (performance.now() - since) / 1000
 
-interface Args {
-  parts: Array<PartName>
-  quick: boolean
-  rounds: number | undefined
-  json: string | undefined
-  profile: string | undefined
-  verbose: boolean
-  tsx: boolean
+const messageOf = (cause: Cause.Cause<unknown>) =>
+  Option.match(Cause.failureOption(cause), {
+    onNone: () => Cause.pretty(cause),
+    onSome: (e) => (e instanceof Error ? e.message : String(e)),
+  })
+
+const options = {
+  parts: Args.choice(
+    ORDER.map((p) => [p, p] as const),
+    { name: "part" },
+  ).pipe(Args.withDescription("Parts to run (default: all)"), Args.repeated),
+  quick: Options.boolean("quick").pipe(
+    Options.withDescription("Small sizes and 2 rounds (~2 minutes; CI runs it to keep the suite working)"),
+  ),
+  rounds: Options.integer("rounds").pipe(
+    Options.withDescription("Rounds per measurement (default 3, the consumer's 2; quick 2)"),
+    Options.filterMap((n) => (n >= 1 ? Option.some(n) : Option.none()), "--rounds needs a positive integer"),
+    Options.optional,
+  ),
+  json: Options.file("json").pipe(
+    Options.withDescription("Writes the raw figures, the machine and every round to FILE"),
+    Options.optional,
+  ),
+  profile: Options.directory("profile").pipe(
+    Options.withDescription("Also --cpu-prof the programs into DIR and print their hot spots"),
+    Options.optional,
+  ),
+  verbose: Options.boolean("verbose").pipe(Options.withDescription("Echo the children's output")),
+  tsx: Options.boolean("tsx").pipe(
+    Options.withDescription("Run the programs through tsx (development) instead of compiled"),
+  ),
 }
 
-const parse = (argv: ReadonlyArray<string>): Args | string => {
-  const args: Args = {
-    parts: [],
-    quick: false,
-    rounds: undefined,
-    json: undefined,
-    profile: undefined,
-    verbose: false,
-    tsx: false,
-  }
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!
-    if (a === "--quick") args.quick = true
-    else if (a === "--verbose") args.verbose = true
-    else if (a === "--tsx") args.tsx = true
-    else if (a === "--json" || a === "--profile" || a === "--rounds") {
-      const v = argv[++i]
-      if (v === undefined) return `${a} needs a value`
-      if (a === "--json") args.json = path.resolve(v)
-      else if (a === "--profile") args.profile = path.resolve(v)
-      else {
-        const n = Number(v)
-        if (!Number.isInteger(n) || n < 1) return "--rounds needs a positive integer"
-        args.rounds = n
+const command = Command.make("bench", options, (args) =>
+  Effect.gen(function* () {
+    const parts = args.parts.length === 0 ? ORDER : ORDER.filter((p) => args.parts.includes(p))
+    const json = Option.getOrUndefined(Option.map(args.json, (f) => path.resolve(f)))
+    const profileDir = Option.getOrUndefined(Option.map(args.profile, (d) => path.resolve(d)))
+    const started = performance.now()
+    const m = yield* machine
+    yield* Console.log(`apimon bench${args.quick ? " --quick" : ""}: ${parts.join(", ")}`)
+    yield* Console.log(describe(m))
+    if (profileDir !== undefined) mkdirSync(profileDir, { recursive: true })
+    const runtime: Programs.Runtime = args.tsx ? "tsx" : "compiled"
+    if (runtime === "compiled") {
+      // the programs run as the image runs them: compiled JavaScript (npm run build)
+      const t0 = performance.now()
+      yield* Programs.build
+      yield* Console.log(
+        `programs: compiled (npm run build, ${seconds(t0).toFixed(0)} s), run as node dist/src/programs/NAME.js`,
+      )
+    } else yield* Console.log("programs: run through tsx (node --import tsx src/programs/NAME.ts)")
+    const rounds = Option.getOrUndefined(args.rounds)
+    const ctx: BenchContext = {
+      quick: args.quick,
+      rounds: rounds ?? (args.quick ? 2 : 3),
+      roundsGiven: rounds !== undefined,
+      profileDir,
+      verbose: args.verbose,
+      runtime,
+      composeFlags: yield* Programs.composeNodeFlags,
+      peaks: { consumer: [], api: [] },
+      log: (line) => Console.log(line),
+    }
+    const results: Array<PartResult> = []
+    const failures: Array<{ part: string; error: string }> = []
+    for (const name of parts) {
+      const t0 = performance.now()
+      yield* Console.log(`\n-- ${name}${ctx.quick ? " (quick)" : ""}`)
+      const exit = yield* Effect.exit(PARTS[name](ctx))
+      if (Exit.isSuccess(exit)) {
+        results.push(exit.value)
+        yield* Console.log(render(exit.value))
+      } else {
+        if (Cause.isInterruptedOnly(exit.cause)) return yield* Effect.interrupt
+        const error = messageOf(exit.cause)
+        failures.push({ part: name, error })
+        yield* Console.error(`\n== ${name}: FAILED\n${error}`)
       }
-    } else if (a === "--help" || a === "-h") return ""
-    else if (a in PARTS) args.parts.push(a as PartName)
-    else return `unknown argument ${a}`
-  }
-  return args
-}
-
-const main = async () => {
-  const args = parse(process.argv.slice(2))
-  if (typeof args === "string") {
-    if (args !== "") console.error(args)
-    console.log(USAGE)
-    process.exitCode = args === "" ? 0 : 2
-    return
-  }
-  const parts = args.parts.length === 0 ? ORDER : ORDER.filter((p) => args.parts.includes(p))
-  const started = performance.now()
-  const m = await machine()
-  console.log(`apimon bench${args.quick ? " --quick" : ""}: ${parts.join(", ")}`)
-  console.log(describe(m))
-  if (args.profile !== undefined) mkdirSync(args.profile, { recursive: true })
-  const runtime = args.tsx ? "tsx" : "compiled"
-  if (runtime === "compiled") {
-    // the programs run as the image runs them: compiled JavaScript (npm run build)
-    const t0 = performance.now()
-    const built = spawnSync(process.execPath, [TSC, "-p", "tsconfig.build.json"], {
-      cwd: ROOT,
-      encoding: "utf8",
-    })
-    if (built.status !== 0) {
-      console.error(`npm run build failed:\n${built.stdout}${built.stderr}`)
-      process.exitCode = 1
-      return
+      yield* Console.log(`  (${name}: ${seconds(t0).toFixed(0)} s)`)
     }
-    console.log(
-      `programs: compiled (npm run build, ${((performance.now() - t0) / 1000).toFixed(0)} s), run as node dist/src/programs/NAME.js`,
+    const total = seconds(started)
+    const checks = results.flatMap((r) => r.checks.map((c) => ({ part: r.part, ...c })))
+    const pass = checks.filter((c) => c.verdict === "PASS").length
+    const below = checks.filter((c) => c.verdict === "BELOW TARGET")
+    yield* Console.log(
+      `\napimon bench: ${results.length} of ${parts.length} parts ran in ${total.toFixed(0)} s; ${pass} targets PASS, ${below.length} BELOW TARGET${below.length > 0 ? ` (${below.map((c) => `${c.part}: ${c.name}`).join("; ")})` : ""}${failures.length > 0 ? `; FAILED: ${failures.map((f) => f.part).join(", ")}` : ""}`,
     )
-  } else console.log("programs: run through tsx (node --import tsx src/programs/NAME.ts)")
-  const ctx: BenchContext = {
-    quick: args.quick,
-    rounds: args.rounds ?? (args.quick ? 2 : 3),
-    roundsGiven: args.rounds !== undefined,
-    profileDir: args.profile,
-    verbose: args.verbose,
-    runtime,
-    peaks: { consumer: [], api: [] },
-    log: (line) => console.log(line),
-  }
-  const results: Array<PartResult> = []
-  const failures: Array<{ part: string; error: string }> = []
-  for (const name of parts) {
-    const t0 = performance.now()
-    console.log(`\n-- ${name}${ctx.quick ? " (quick)" : ""}`)
-    try {
-      const r = await PARTS[name]!(ctx)
-      results.push(r)
-      console.log(render(r))
-    } catch (e) {
-      const error = e instanceof Error ? e.message : String(e)
-      failures.push({ part: name, error })
-      console.error(`\n== ${name}: FAILED\n${error}`)
+    if (json !== undefined) {
+      mkdirSync(path.dirname(json), { recursive: true })
+      writeFileSync(
+        json,
+        `${JSON.stringify({ version: 1, quick: ctx.quick, rounds: ctx.rounds, seconds: total, machine: m, results, failures }, null, 2)}\n`,
+      )
+      yield* Console.log(`raw figures: ${json}`)
     }
-    console.log(`  (${name}: ${((performance.now() - t0) / 1000).toFixed(0)} s)`)
-  }
-  const seconds = (performance.now() - started) / 1000
-  const checks = results.flatMap((r) => r.checks.map((c) => ({ part: r.part, ...c })))
-  const pass = checks.filter((c) => c.verdict === "PASS").length
-  const below = checks.filter((c) => c.verdict === "BELOW TARGET")
-  console.log(
-    `\napimon bench: ${results.length} of ${parts.length} parts ran in ${seconds.toFixed(0)} s; ${pass} targets PASS, ${below.length} BELOW TARGET${below.length > 0 ? ` (${below.map((c) => `${c.part}: ${c.name}`).join("; ")})` : ""}${failures.length > 0 ? `; FAILED: ${failures.map((f) => f.part).join(", ")}` : ""}`,
-  )
-  if (args.json !== undefined) {
-    mkdirSync(path.dirname(args.json), { recursive: true })
-    writeFileSync(
-      args.json,
-      `${JSON.stringify({ version: 1, quick: ctx.quick, rounds: ctx.rounds, seconds, machine: m, results, failures }, null, 2)}\n`,
-    )
-    console.log(`raw figures: ${args.json}`)
-  }
-  process.exitCode = failures.length > 0 ? 1 : 0
-}
+    if (failures.length > 0)
+      return yield* new HarnessError({ message: `${failures.length} of ${parts.length} parts could not run` })
+  }),
+).pipe(Command.withDescription("apimon against the machine's limits and a naive pipeline (bench/README.md)"))
 
-await main()
+Cli.run("bench", command)

@@ -9,33 +9,22 @@
  * The server is TEST_MYSQL_URL, else mysql://root@127.0.0.1:3306; the database is always
  * `apimon_bench_store`, created and migrated afresh for each batch size and dropped at the end.
  */
-import { NodeRuntime } from "@effect/platform-node"
-import { Effect } from "effect"
-import * as Mysql from "../src/adapters/mysql/MysqlLogStore.ts"
+import { Command, Options } from "@effect/cli"
+import { Effect, Option } from "effect"
+import * as Cli from "../harness/Cli.ts"
+import { HarnessError } from "../harness/Errors.ts"
+import { batchesOf, dropDatabase, migratedDatabase, urlOf } from "../harness/Mysql.ts"
 import { synthetic } from "../src/domain/Traffic.ts"
-import { batchesOf, migratedDatabase, urlOf } from "../test/support/mysql.ts"
 
 const DATABASE = "apimon_bench_store"
 const BATCH_SIZES = [500, 1000, 2000]
 
-const USAGE = "usage: tsx bench/store.ts [--events N]   (N ≥ 1, default 100000)"
-
-const parseEvents = (argv: ReadonlyArray<string>): number | undefined => {
-  if (argv.length === 0) return 100_000
-  const [flag, value, ...rest] = argv
-  const n = Number(value)
-  return flag === "--events" && rest.length === 0 && Number.isInteger(n) && n >= 1 ? n : undefined
-}
-
 const perSecond = (n: number, ms: number) => Math.round((n * 1000) / Math.max(ms, 1)).toLocaleString("en-US")
 
-const main = (argv: ReadonlyArray<string>) =>
+const main = (n: number) =>
   Effect.gen(function* () {
-    const n = parseEvents(argv)
-    if (n === undefined) return yield* Effect.fail(new Error(USAGE))
-    const url = urlOf(DATABASE)
     // the leftovers of an interrupted run
-    yield* Mysql.dropDatabase(url)
+    yield* dropDatabase(DATABASE)
     const next = synthetic(9, { service: "bench" })
     const start = Date.UTC(2026, 10, 24, 12, 0, 0, 0)
     // ~3 ms apart: 100k events span five minutes, as a busy service's traffic would
@@ -47,7 +36,7 @@ const main = (argv: ReadonlyArray<string>) =>
     for (const size of BATCH_SIZES) {
       yield* Effect.scoped(
         Effect.gen(function* () {
-          const { store } = yield* migratedDatabase(url)
+          const { store } = yield* migratedDatabase(urlOf(DATABASE))
           const t0 = performance.now()
           let offset = 0
           for (const batch of batchesOf(sent, size)) {
@@ -57,7 +46,7 @@ const main = (argv: ReadonlyArray<string>) =>
           const ms = performance.now() - t0
           const rows = yield* store.rowCount
           if (rows !== n)
-            return yield* Effect.fail(new Error(`batches of ${size}: ${rows} rows, expected ${n}`))
+            return yield* new HarnessError({ message: `batches of ${size}: ${rows} rows, expected ${n}` })
           const t1 = performance.now()
           for (const batch of batchesOf(dups, size)) yield* store.store(batch, [])
           const dupMs = performance.now() - t1
@@ -71,9 +60,16 @@ const main = (argv: ReadonlyArray<string>) =>
     console.log(`apimon bench:store: ${DATABASE} dropped`)
   })
 
-NodeRuntime.runMain(
-  main(process.argv.slice(2)).pipe(
-    Effect.tapErrorCause((cause) => Effect.sync(() => console.error(`bench:store failed: ${cause}`))),
-  ),
-  { disableErrorReporting: true },
-)
+const command = Command.make(
+  "bench:store",
+  {
+    events: Options.integer("events").pipe(
+      Options.withDescription("Events to store per batch size"),
+      Options.filterMap((n) => (n >= 1 ? Option.some(n) : Option.none()), "--events needs N ≥ 1"),
+      Options.withDefault(100_000),
+    ),
+  },
+  ({ events }) => main(events),
+).pipe(Command.withDescription("The MySQL LogStore's write throughput, by batch size"))
+
+Cli.run("bench:store", command)

@@ -33,12 +33,15 @@ import { Ajv } from "ajv"
 import { Effect, Layer, Redacted } from "effect"
 import type * as mysql from "mysql2/promise"
 import YAML from "yaml"
-import { expandMacros, grafanaSession, MIGRATIONS_DIR, runQuery } from "../bench/dashboards.ts"
+import { expandMacros } from "../harness/GrafanaMacros.ts"
+import { grafanaSession, runQuery } from "../harness/GrafanaSession.ts"
+import { uniqueName } from "../harness/Names.ts"
+import { MIGRATIONS_DIR } from "../harness/Paths.ts"
+import * as services from "../harness/Services.ts"
 import * as Mysql from "../src/adapters/mysql/MysqlLogStore.ts"
 import { formatUuidV7 } from "../src/domain/EventId.ts"
 import { levelOf, type Method, RequestEvent } from "../src/domain/RequestEvent.ts"
 import { boundsOf, bucketOf, exactPercentile, minuteOf } from "../src/domain/Rollup.ts"
-import * as services from "./support/services.ts"
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url))
 const read = (file: string) => readFileSync(path.join(ROOT, file), "utf8")
@@ -573,7 +576,7 @@ const everFiring = (ticks: ReadonlyArray<Tick>) => ticks.flatMap((t) => t.firing
 
 describe.skipIf(!db.available)("the alert rules on MariaDB, evaluated as Grafana does", () => {
   const server = services.mysqlServerUrl()
-  const database = services.uniqueName("apimon_alerts")
+  const database = uniqueName("apimon_alerts")
   const url = (() => {
     const u = new URL(server)
     u.pathname = `/${database}`

@@ -1,7 +1,7 @@
 /**
  * The Grafana dashboards, proven without Grafana:
  *
- * (a) `expandMacros` (bench/dashboards.ts) turns a panel's SQL into what the MySQL server
+ * (a) `expandMacros` (harness/GrafanaMacros.ts) turns a panel's SQL into what the MySQL server
  *     receives from Grafana: template variables as the MySQL data source interpolates them,
  *     then Grafana's global substitutions and MySQL macros exactly as `pkg/tsdb/mysql/macros.go`
  *     and `sqleng.Interpolate` produce them. Its expansions are checked against the cases of
@@ -19,33 +19,33 @@
  * The database part is skipped when MariaDB is down, and fails under CI=true.
  */
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
-import { Clock, type Duration, Effect, Layer, Redacted } from "effect"
-import { NodeContext } from "@effect/platform-node"
+import { Clock, type Duration, Effect } from "effect"
 import type * as mysql from "mysql2/promise"
 import {
-  ALL,
   allPanels,
   type Dashboard,
-  expandMacros,
-  grafanaSession,
-  intervalFor,
   loadDashboards,
-  MIGRATIONS_DIR,
   type PanelQuery,
   panelTargets,
-  parseInterval,
-  runQuery,
-  selectionsFor,
-  stripSqlComments,
   templateVariables,
   variableSql,
-} from "../bench/dashboards.ts"
-import * as Mysql from "../src/adapters/mysql/MysqlLogStore.ts"
+} from "../harness/GrafanaDashboards.ts"
+import {
+  ALL,
+  expandMacros,
+  intervalFor,
+  parseInterval,
+  selectionsFor,
+  stripSqlComments,
+} from "../harness/GrafanaMacros.ts"
+import { grafanaSession, runQuery } from "../harness/GrafanaSession.ts"
+import { uniqueName } from "../harness/Names.ts"
+import * as Mysql from "../harness/Mysql.ts"
+import * as services from "../harness/Services.ts"
 import * as Prng from "../src/domain/Prng.ts"
 import { formatUuidV7 } from "../src/domain/EventId.ts"
 import { levelOf, type Method, RequestEvent } from "../src/domain/RequestEvent.ts"
 import { boundsOf, bucketOf, exactPercentile, hourOf, minuteOf } from "../src/domain/Rollup.ts"
-import * as services from "./support/services.ts"
 
 const dashboards = loadDashboards()
 const byUid = (uid: string): Dashboard => {
@@ -868,12 +868,7 @@ const checkReferences = (sql: string, schema: ReadonlyMap<string, ReadonlySet<st
 
 describe.skipIf(!db.available)("every panel's SQL on MariaDB, loaded through the real store", () => {
   const server = services.mysqlServerUrl()
-  const database = services.uniqueName("apimon_grafana")
-  const url = (() => {
-    const u = new URL(server)
-    u.pathname = `/${database}`
-    return Redacted.make(u.href)
-  })()
+  const database = uniqueName("apimon_grafana")
   const events = makeEvents()
   const ids = new Map<string, number>() // event id → api_logs.id order (insertion order)
   const ref = reference(events, ids)
@@ -883,10 +878,9 @@ describe.skipIf(!db.available)("every panel's SQL on MariaDB, loaded through the
   beforeAll(async () => {
     await Effect.runPromise(
       Effect.gen(function* () {
-        yield* Mysql.createDatabase(url)
+        yield* Mysql.recreateDatabase(database)
         yield* Effect.gen(function* () {
-          yield* Mysql.migrate(MIGRATIONS_DIR)
-          const store = yield* Mysql.make()
+          const store = yield* Mysql.makeStore()
           // each partition gets a quarter of the events, in batches of 250, its offsets
           // committed with the batch at the partition's commit time; then a replay of
           // partition 0's first 300 events (fan-out copies, redelivery) changes nothing
@@ -907,7 +901,7 @@ describe.skipIf(!db.available)("every panel's SQL on MariaDB, loaded through the
             ])
             .pipe(Effect.withClock(stoppedClock(PARTITIONS[0]!.commitAt)))
           expect(replay).toEqual({ inserted: 0, duplicates: 300 })
-        }).pipe(Effect.provide(Layer.merge(Mysql.clientLayer(url, { maxConnections: 2 }), NodeContext.layer)))
+        }).pipe(Effect.provide(Mysql.clientLayer(Mysql.urlOf(database), 2)))
       }),
     )
     session = await grafanaSession(server, database)
@@ -929,7 +923,7 @@ describe.skipIf(!db.available)("every panel's SQL on MariaDB, loaded through the
 
   afterAll(async () => {
     await session?.end()
-    await Effect.runPromise(Mysql.dropDatabase(url).pipe(Effect.ignore))
+    await Effect.runPromise(Mysql.dropDatabase(database).pipe(Effect.ignore))
   })
 
   it("stored every event once, and the rollups and histograms count each once", async () => {
@@ -1311,15 +1305,7 @@ describe.skipIf(!db.available)("every panel's SQL on MariaDB, loaded through the
     })
 
     it("the migrated schema is what the dashboards were written against", () => {
-      expect([...schema.keys()].filter((t) => t !== Mysql.MIGRATIONS_TABLE).sort()).toEqual([
-        "api_latency_hour",
-        "api_latency_minute",
-        "api_logs",
-        "api_rollup_hour",
-        "api_rollup_minute",
-        "consumer_offsets",
-        "dead_letter_minute",
-      ])
+      expect([...schema.keys()].sort()).toEqual(Mysql.MIGRATED_TABLES)
     })
   })
 })

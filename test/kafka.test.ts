@@ -17,27 +17,16 @@ import { decodeRecord } from "../src/domain/Envelope.ts"
 import { encodeJson } from "../src/domain/RequestEvent.ts"
 import * as TopicMap from "../src/domain/TopicMap.ts"
 import { makeStats } from "../src/programs/lib/Projector.ts"
-import {
-  adminLayer,
-  alive,
-  clientLayer,
-  ensureTopics,
-  eventually,
-  makeEvents,
-  makeMap,
-  poisonScenario,
-  publishAll,
-  readAll,
-  recordCount,
-  recordsFor,
-  startProjector,
-  storeLayer,
-  subscriptionSettings,
-  sumOffsets,
-  topicsOf,
-  twoMembersScenario,
-} from "./support/kafka.ts"
-import * as services from "./support/services.ts"
+import * as Kafka from "../harness/Kafka.ts"
+import { uniqueName } from "../harness/Names.ts"
+import { publishAll, startProjector, storeLayer, sumOffsets } from "../harness/Pipeline.ts"
+import * as services from "../harness/Services.ts"
+import { makeEvents, makeMap, recordsFor, topicsOf } from "../harness/TopicMaps.ts"
+import { alive, eventually } from "../harness/Wait.ts"
+import { poisonScenario, twoMembersScenario } from "./support/Scenarios.ts"
+
+const clientLayer = Kafka.clientLayer()
+const adminLayer = Kafka.adminLayer()
 
 const kafka = await services.kafka()
 
@@ -56,10 +45,10 @@ describe.skipIf(!kafka.available)("Kafka adapters on a real broker", () => {
         const stats = yield* publishAll(map, events)
         expect(stats).toMatchObject({ accepted: 3_000, sent: 3_000, failed: 0, dropped: 0, queued: 0 })
         // at-least-once: a batch retried after a lost acknowledgement is there twice
-        const inTopics = yield* recordCount(topicsOf(map))
+        const inTopics = yield* Kafka.recordCount(topicsOf(map))
         expect(inTopics).toBeGreaterThanOrEqual(expected)
 
-        const records = yield* readAll(topicsOf(map), inTopics)
+        const records = yield* Kafka.readTopics(topicsOf(map), inTopics)
         expect(records).toHaveLength(inTopics)
         const order = new Map(events.map((e, i) => [e.eventId, i]))
         const distinct = new Set<string>()
@@ -119,7 +108,7 @@ describe.skipIf(!kafka.available)("Kafka adapters on a real broker", () => {
         expect(stats.burst.accepted + stats.burst.dropped).toBe(2_000)
         expect(stats.after.sent).toBe(stats.after.accepted)
         expect(stats.after.failed).toBe(0)
-        expect(yield* recordCount(topicsOf(map))).toBeGreaterThanOrEqual(stats.after.sent)
+        expect(yield* Kafka.recordCount(topicsOf(map))).toBeGreaterThanOrEqual(stats.after.sent)
       }),
     60_000,
   )
@@ -167,13 +156,13 @@ describe.skipIf(!kafka.available)("Kafka adapters on a real broker", () => {
         const events = makeEvents(5_000, 4)
         yield* publishAll(map, events)
         // At-least-once into Kafka: a batch retried on a loaded machine may be there twice.
-        const inTopics = yield* recordCount(topicsOf(map))
+        const inTopics = yield* Kafka.recordCount(topicsOf(map))
         expect(inTopics).toBeGreaterThanOrEqual(5_000)
         const store = Memory.makeLogStore()
         const stats = makeStats()
         const fiber = yield* startProjector(
           map,
-          services.uniqueName("g"),
+          uniqueName("g"),
           Layer.succeed(LogStore, store.service),
           stats,
         )
@@ -206,13 +195,13 @@ describe.skipIf(!kafka.available)("Kafka adapters on a real broker", () => {
         const events = makeEvents(1_000, 5)
         expect(recordsFor(map, events)).toBe(2_000)
         yield* publishAll(map, events)
-        const inTopics = yield* recordCount(topicsOf(map))
+        const inTopics = yield* Kafka.recordCount(topicsOf(map))
         expect(inTopics).toBeGreaterThanOrEqual(2_000)
         const store = Memory.makeLogStore()
         const stats = makeStats()
         const fiber = yield* startProjector(
           map,
-          services.uniqueName("g"),
+          uniqueName("g"),
           Layer.succeed(LogStore, store.service),
           stats,
         )
@@ -259,7 +248,7 @@ describe.skipIf(!kafka.available)("Kafka adapters on a real broker", () => {
         yield* publishAll(map, events)
         const base = Memory.makeLogStore()
         const slow = storeLayer(base.service, { delay: "20 millis" })
-        const group = services.uniqueName("g")
+        const group = uniqueName("g")
         const maxBatch = 100
         const partitions = map.topics.reduce((k, t) => k + t.partitions, 0)
 
@@ -307,7 +296,7 @@ describe.skipIf(!kafka.available)("Kafka adapters on a real broker", () => {
         const events = makeEvents(2_000, 8)
         yield* publishAll(map, events)
         const store = Memory.makeLogStore()
-        const group = services.uniqueName("g")
+        const group = uniqueName("g")
         const eager = { commitInterval: 0 }
 
         const first = makeStats()
@@ -325,7 +314,7 @@ describe.skipIf(!kafka.available)("Kafka adapters on a real broker", () => {
           .flatMap((t) => t.partitions)
           .reduce((k, p) => k + Math.max(0, Number(p.offset)), 0)
         // at-least-once into Kafka: a retried send may have written a record twice
-        const inTopics = yield* recordCount(topicsOf(map))
+        const inTopics = yield* Kafka.recordCount(topicsOf(map))
         expect(committedTotal).toBe(inTopics)
 
         yield* store.service.reset
@@ -399,7 +388,7 @@ describe.skipIf(!kafka.available)("Kafka adapters on a real broker", () => {
         const error = yield* Effect.flatMap(Subscription, (s) =>
           s.run(
             {
-              groupId: services.uniqueName("g"),
+              groupId: uniqueName("g"),
               topics: topicsOf(map),
               startOffsets: () => Effect.succeed([]),
             },
@@ -411,7 +400,7 @@ describe.skipIf(!kafka.available)("Kafka adapters on a real broker", () => {
           ),
         ).pipe(
           Effect.provide(
-            KafkaAdapters.consumerLayer(map, { client: clientLayer, subscription: subscriptionSettings }),
+            KafkaAdapters.consumerLayer(map, { client: clientLayer, subscription: Kafka.fastGroupSettings }),
           ),
           Effect.flip,
         )
@@ -435,7 +424,7 @@ describe.skipIf(!kafka.available)("Kafka adapters on a real broker", () => {
         const fiber = yield* Effect.flatMap(Subscription, (s) =>
           s.run(
             {
-              groupId: services.uniqueName("g"),
+              groupId: uniqueName("g"),
               topics: topicsOf(map),
               startOffsets: () => Effect.succeed([]),
             },
@@ -451,7 +440,7 @@ describe.skipIf(!kafka.available)("Kafka adapters on a real broker", () => {
           Effect.provide(
             KafkaAdapters.consumerLayer(map, {
               client: clientLayer,
-              subscription: { ...subscriptionSettings, partitionsConsumedConcurrently: 2, maxBatch: 50 },
+              subscription: { ...Kafka.fastGroupSettings, partitionsConsumedConcurrently: 2, maxBatch: 50 },
             }),
           ),
           Effect.fork,
@@ -524,7 +513,7 @@ describe.skipIf(!kafka.available)("Kafka adapters on a real broker", () => {
         const events = makeEvents(n, 10)
         const records = recordsFor(map, events)
         // created beforehand, so that the measure is of publishing only
-        yield* ensureTopics(map)
+        yield* Kafka.ensureTopics([...map.topics, map.deadLetter])
         const t0 = performance.now()
         const stats = yield* publishAll(map, events)
         const publishMs = performance.now() - t0
@@ -543,7 +532,7 @@ describe.skipIf(!kafka.available)("Kafka adapters on a real broker", () => {
         const t1 = performance.now()
         const fiber = yield* startProjector(
           map,
-          services.uniqueName("g"),
+          uniqueName("g"),
           Layer.succeed(LogStore, store.service),
           consumed,
         ).pipe(Effect.provide(Logger.add(capture)), Logger.withMinimumLogLevel(LogLevel.Debug))

@@ -1,7 +1,7 @@
 /**
  * The MySQL LogStore against the real MariaDB/MySQL: every test on its own fresh database,
  * created and migrated with the real migrator, dropped at the end. Skipped locally when the
- * server is down; under CI=true a missing server fails the run (test/support/services.ts).
+ * server is down; under CI=true a missing server fails the run (harness/Services.ts).
  *
  * The store's throughput is measured by `tsx bench/store.ts`, not here.
  */
@@ -18,24 +18,16 @@ import * as Mysql from "../src/adapters/mysql/MysqlLogStore.ts"
 import type { PartitionOffset } from "../src/adapters/Subscription.ts"
 import { percentile } from "../src/domain/Rollup.ts"
 import { RequestEvent } from "../src/domain/RequestEvent.ts"
-import { makeEvents } from "./support/kafka.ts"
-import {
-  batchesOf,
-  freshDatabase,
-  hourlyMismatches,
-  migrate,
-  ROOT,
-  snapshot,
-  sumOf,
-  TABLES,
-  urlOf,
-} from "./support/mysql.ts"
-import { mysql, uniqueName } from "./support/services.ts"
+import { batchesOf, freshDatabase, MIGRATED_TABLES, migrate, urlOf } from "../harness/Mysql.ts"
+import { uniqueName } from "../harness/Names.ts"
+import { ROOT } from "../harness/Paths.ts"
+import { hourlyMismatches, snapshot, sumOf } from "../harness/Projections.ts"
+import { mysql } from "../harness/Services.ts"
+import { makeEvents } from "../harness/TopicMaps.ts"
 
 const svc = await mysql()
 
 /** The tables a migrated database holds: the support list and the dead-letter counts (0008). */
-const MIGRATED_TABLES = [...TABLES, "dead_letter_minute"].sort()
 
 /** Synthetic events over ~`n * stepMs` ms (several minutes for the default step). */
 const events = (n: number, seed = 1, stepMs = 97) =>

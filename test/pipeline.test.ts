@@ -2,20 +2,14 @@
  * The whole pipeline on the real broker AND the real MariaDB: events published through the
  * Kafka Publisher, read by the projector (Kafka Subscription and dead letters) and stored by
  * the MySQL LogStore; then the programs themselves, as child processes. Every test has its
- * own topics (test/support/kafka.ts) and its own database, migrated by the real migrator and
- * dropped at the end (test/support/mysql.ts), so the tests run in any order. Skipped locally
+ * own topics (harness/TopicMaps.ts) and its own database, migrated by the real migrator and
+ * dropped at the end (harness/Mysql.ts), so the tests run in any order. Skipped locally
  * when a service is down; under CI=true a missing service fails the run.
  */
-import { type ChildProcess, spawn } from "node:child_process"
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
-import * as net from "node:net"
-import { tmpdir } from "node:os"
-import * as path from "node:path"
-import { MysqlClient } from "@effect/sql-mysql2"
+import type { MysqlClient } from "@effect/sql-mysql2"
 import { describe, expect, it } from "@effect/vitest"
 import {
   Cause,
-  Context,
   Deferred,
   type Duration,
   Effect,
@@ -31,45 +25,33 @@ import {
   type Scope,
 } from "effect"
 import { LogStore, LogStoreError } from "../src/adapters/LogStore.ts"
-import * as Mysql from "../src/adapters/mysql/MysqlLogStore.ts"
 import type { PartitionOffset } from "../src/adapters/Subscription.ts"
 import { decodeRecord } from "../src/domain/Envelope.ts"
 import { encodeJson } from "../src/domain/RequestEvent.ts"
 import type { TopicMap } from "../src/domain/TopicMap.ts"
 import { makeStats } from "../src/programs/lib/Projector.ts"
+import * as Kafka from "../harness/Kafka.ts"
+import { checksums, rollupSums, sumDrift, totals } from "../harness/Projections.ts"
+import { clientOn, type Database, scratchDatabase, TestDatabase } from "../harness/Mysql.ts"
+import { uniqueName } from "../harness/Names.ts"
+import { projectUntil, publishAll, type Store, startProjector, sumOffsets } from "../harness/Pipeline.ts"
+import { freePort } from "../harness/Ports.ts"
+import * as Process from "../harness/Process.ts"
+import * as Programs from "../harness/Programs.ts"
+import * as services from "../harness/Services.ts"
 import {
-  brokers,
-  committedOffsets,
-  eventually,
-  type MapOptions,
   makeEvents,
   makeMap,
   makeMapFile,
-  poisonScenario,
-  projectUntil,
-  publishAll,
-  readAll,
-  recordCount,
+  type MapOptions,
   recordsFor,
-  type Store,
-  startProjector,
-  sumOffsets,
+  tempMapFile,
   topicsOf,
-  twoMembersScenario,
-} from "./support/kafka.ts"
-import { buildOnce, compiled } from "./support/build.ts"
-import {
-  checksums,
-  type Database,
-  ROOT,
-  rollupSums,
-  scratchDatabase,
-  sumDrift,
-  TestDatabase,
-  totals,
-} from "./support/mysql.ts"
-import * as services from "./support/services.ts"
+} from "../harness/TopicMaps.ts"
+import { eventually } from "../harness/Wait.ts"
+import { poisonScenario, twoMembersScenario } from "./support/Scenarios.ts"
 
+const brokers = services.kafkaBrokers()
 const kafka = await services.kafka()
 const mysql = await services.mysql()
 
@@ -123,15 +105,15 @@ const crashThenRestart = <E>(
     const map = makeMap()
     const n = 10_000
     yield* publishAll(map, makeEvents(n, seed))
-    const records = yield* recordCount(topicsOf(map))
+    const records = yield* Kafka.recordCount(topicsOf(map))
     // at-least-once into Kafka: a batch retried on a loaded machine is in a topic twice, so
     // what the stored offsets cover is counted in distinct events, from the records themselves
-    const inTopics = (yield* readAll(topicsOf(map), records)).map((r) => ({
+    const inTopics = (yield* Kafka.readTopics(topicsOf(map), records)).map((r) => ({
       at: `${r.topic}/${r.partition}`,
       offset: Number(r.offset),
       id: Either.getOrThrow(decodeRecord(r)).eventId,
     }))
-    const group = services.uniqueName("g")
+    const group = uniqueName("g")
     yield* crash(map, group)
     const stored = new Map(
       (yield* db.store.offsets(topicsOf(map))).map((o) => [
@@ -278,107 +260,19 @@ const killMidBatch = (
 // ---------------------------------------------------------------------------------------------
 // Programs as child processes
 
-interface Running {
-  readonly child: ChildProcess
-  readonly output: () => string
-  /** The exit code, or the signal that ended it; once stdout and stderr are closed. */
-  readonly closed: Promise<number | string>
-}
-
-/** Signals the program's whole process group (npx, tsx and node). */
-const signal = (running: Running, name: NodeJS.Signals) => {
-  try {
-    if (running.child.pid !== undefined) process.kill(-running.child.pid, name)
-  } catch {
-    // already gone
-  }
-}
-
-type Runtime = "tsx" | "compiled"
-
-/**
- * `npx tsx <program> <args>` in the repo, or its compiled file with plain Node; stdout and stderr
- * collected; killed if still running at the end.
- */
-const spawnProgram = (
-  program: string,
-  args: ReadonlyArray<string>,
-  env: Record<string, string>,
-  runtime: Runtime = "tsx",
-) =>
-  Effect.acquireRelease(
-    Effect.sync((): Running => {
-      const [command, ...rest] =
-        runtime === "tsx" ? ["npx", "tsx", program] : [process.execPath, compiled(program)]
-      const child = spawn(command!, [...rest, ...args], {
-        cwd: ROOT,
-        env: { ...process.env, ...env },
-        detached: true,
-        stdio: ["ignore", "pipe", "pipe"],
-      })
-      let output = ""
-      const collect = (chunk: string) => {
-        output += chunk
-      }
-      child.stdout?.setEncoding("utf8").on("data", collect)
-      child.stderr?.setEncoding("utf8").on("data", collect)
-      const closed = new Promise<number | string>((resolve) =>
-        child.once("close", (code, killedBy) => resolve(code ?? killedBy ?? "unknown")),
-      )
-      return { child, output: () => output, closed }
-    }),
-    (running) =>
-      Effect.sync(() => {
-        if (running.child.exitCode === null && running.child.signalCode === null) signal(running, "SIGKILL")
-      }),
-  )
-
-/** Runs a program to its end; its exit code and output. */
+/** Runs a program to its end (through tsx or compiled); its exit code and output. */
 const runProgram = (
-  program: string,
+  program: Programs.Program,
   args: ReadonlyArray<string>,
   env: Record<string, string>,
-  runtime: Runtime = "tsx",
+  runtime: Programs.Runtime = "tsx",
 ) =>
-  Effect.scoped(
-    Effect.gen(function* () {
-      const running = yield* spawnProgram(program, args, env, runtime)
-      const code = yield* within(
-        `${program} ${args.join(" ")} to exit`,
-        "120 seconds",
-        Effect.promise(() => running.closed),
-      ).pipe(Effect.tapError(() => Effect.sync(() => console.error(running.output()))))
-      return { code, output: running.output() }
-    }),
+  Programs.run(program, args, { runtime, env: Programs.inheritedEnv(env), timeout: "120 seconds" }).pipe(
+    Effect.map(({ code, output }) => ({ code, output })),
   )
 
 /** A topics.json in a temporary folder with the test's own topic names; removed afterwards. */
-const topicMapFile = (options: MapOptions) =>
-  Effect.acquireRelease(
-    Effect.sync(() => {
-      const dir = mkdtempSync(path.join(tmpdir(), "apimon-pipeline-"))
-      const file = path.join(dir, "topics.json")
-      writeFileSync(file, JSON.stringify(makeMapFile(options), null, 2))
-      return { dir, file }
-    }),
-    ({ dir }) => Effect.sync(() => rmSync(dir, { recursive: true, force: true })),
-  )
-
-/** A TCP port on 127.0.0.1 that nothing listens on. */
-const closedPort = Effect.async<number>((resume) => {
-  const server = net.createServer()
-  server.listen(0, "127.0.0.1", () => {
-    const address = server.address()
-    const port = typeof address === "object" && address !== null ? address.port : 1
-    server.close(() => resume(Effect.succeed(port)))
-  })
-})
-
-/** A client on the database a program created, closed with the scope. */
-const clientOn = (url: Redacted.Redacted<string>, maxConnections = 1) =>
-  Effect.map(Layer.build(Mysql.clientLayer(url, { maxConnections })), (ctx) =>
-    Context.get(ctx, MysqlClient.MysqlClient),
-  )
+const topicMapFile = (options: MapOptions) => tempMapFile(makeMapFile(options))
 
 const occurrences = (text: string, part: string) => text.split(part).length - 1
 
@@ -389,16 +283,18 @@ const occurrences = (text: string, part: string) => text.split(part).length - 1
  */
 const consumerWithoutMysql = Effect.scoped(
   Effect.gen(function* () {
-    const port = yield* closedPort
+    const port = yield* freePort
     const where = `127.0.0.1:${port}`
     const { file } = yield* topicMapFile({})
-    const running = yield* spawnProgram("src/programs/consumer.ts", [], {
-      KAFKA_BROKERS: brokers.join(","),
-      MYSQL_URL: `mysql://root@${where}/apimon_nowhere`,
-      TOPIC_MAP: file,
-      CONSUMER_GROUP: services.uniqueName("g"),
+    const running = yield* Programs.start("consumer", [], {
+      env: Programs.inheritedEnv({
+        KAFKA_BROKERS: brokers.join(","),
+        MYSQL_URL: `mysql://root@${where}/apimon_nowhere`,
+        TOPIC_MAP: file,
+        CONSUMER_GROUP: uniqueName("g"),
+      }),
     })
-    const attempts = () => occurrences(running.output(), `MySQL at ${where}`)
+    const attempts = () => occurrences(Process.output(running), `MySQL at ${where}`)
     yield* eventually(
       `a line naming ${where}`,
       Effect.sync(() => attempts() >= 1),
@@ -406,17 +302,12 @@ const consumerWithoutMysql = Effect.scoped(
     )
     yield* eventually(
       "a second attempt or the end of the process",
-      Effect.sync(() => attempts() >= 2 || running.child.exitCode !== null),
+      Effect.sync(() => attempts() >= 2 || !running.running()),
       "30 seconds",
     )
-    const gaveUp = running.child.exitCode
-    signal(running, "SIGTERM")
-    yield* within(
-      "the consumer to stop on SIGTERM",
-      "20 seconds",
-      Effect.promise(() => running.closed),
-    )
-    return { where, output: running.output(), gaveUp }
+    const gaveUp = running.running() ? null : Process.exitCode(yield* Process.waitExit(running, "1 second"))
+    yield* Process.terminate(running, "20 seconds")
+    return { where, output: Process.output(running), gaveUp }
   }),
 )
 
@@ -433,7 +324,7 @@ describe.skipIf(!kafka.available || !mysql.available)("the pipeline on Kafka and
           const events = makeEvents(n, 21, { service: "pipeline-test" })
           const published = yield* publishAll(map, events)
           expect(published).toMatchObject({ accepted: n, sent: n, failed: 0, dropped: 0 })
-          const records = yield* recordCount(topicsOf(map))
+          const records = yield* Kafka.recordCount(topicsOf(map))
 
           const t0 = performance.now()
           const stats = yield* projectAll(map, db.store, records)
@@ -464,7 +355,7 @@ describe.skipIf(!kafka.available || !mysql.available)("the pipeline on Kafka and
           yield* publishAll(map, events)
           // The producer is at-least-once: a batch retried after a lost acknowledgement (a
           // loaded machine) is in the topic twice, so count what the topics hold.
-          const records = yield* recordCount(topicsOf(map))
+          const records = yield* Kafka.recordCount(topicsOf(map))
           expect(records).toBeGreaterThanOrEqual(n + copies)
           const stats = yield* projectAll(map, db.store, records)
           expect(stats).toMatchObject({ records, stored: n, duplicates: records - n, deadLettered: 0 })
@@ -528,7 +419,7 @@ describe.skipIf(!kafka.available || !mysql.available)("the pipeline on Kafka and
                 (o) => o.partition === at.partition,
               )
               expect(BigInt(inDatabase?.nextOffset ?? "-1")).toBeGreaterThanOrEqual(BigInt(at.nextOffset))
-              const inKafka = (yield* committedOffsets(group, topicsOf(map))).get(
+              const inKafka = (yield* Kafka.committedOffsets(group, topicsOf(map))).get(
                 `${at.topic}/${at.partition}`,
               )
               expect(inKafka ?? -1).toBeLessThan(Number(at.nextOffset))
@@ -614,7 +505,7 @@ describe.skipIf(!kafka.available || !mysql.available)("the pipeline on Kafka and
           })
           const n = 5_000
           yield* publishAll(map, makeEvents(n, 27))
-          const records = yield* recordCount(topicsOf(map))
+          const records = yield* Kafka.recordCount(topicsOf(map))
           yield* projectAll(map, db.store, records)
           const built = yield* checksums(db.sql)
           const sums = yield* rollupSums(db.sql)
@@ -645,7 +536,7 @@ describe.skipIf(!kafka.available || !mysql.available)("the pipeline on Kafka and
     ([runtime]) =>
       Effect.scoped(
         Effect.gen(function* () {
-          if (runtime === "compiled") yield* Effect.promise(buildOnce)
+          if (runtime === "compiled") yield* Programs.build
           const { url, readOnlyUser } = yield* scratchDatabase()
           const { file } = yield* topicMapFile({
             plugins: (p) => [{ plugin: "slow-requests", topic: `${p}.slow`, thresholdMs: 1000 }],
@@ -654,16 +545,16 @@ describe.skipIf(!kafka.available || !mysql.available)("the pipeline on Kafka and
             KAFKA_BROKERS: brokers.join(","),
             MYSQL_URL: Redacted.value(url),
             TOPIC_MAP: file,
-            CONSUMER_GROUP: services.uniqueName("g"),
+            CONSUMER_GROUP: uniqueName("g"),
             GRAFANA_DB_USER: readOnlyUser,
             GRAFANA_DB_PASSWORD: "pipeline-test",
           }
-          const migrate = yield* runProgram("src/programs/migrate.ts", [], env, runtime)
+          const migrate = yield* runProgram("migrate", [], env, runtime)
           expect(migrate.code, migrate.output).toBe(0)
           expect(migrate.output).toContain("applied 0001_api_logs")
 
           const producer = yield* runProgram(
-            "src/programs/producer.ts",
+            "producer",
             ["--count", "5000", "--rate", "0", "--topic-map", file],
             env,
             runtime,
@@ -671,19 +562,14 @@ describe.skipIf(!kafka.available || !mysql.available)("the pipeline on Kafka and
           expect(producer.code, producer.output).toBe(0)
           expect(producer.output).toMatch(/done produced 5,000 \| sent 5,000 \| failed 0 \| dropped 0/)
 
-          const consumer = yield* runProgram("src/programs/consumer.ts", ["--idle-exit", "3"], env, runtime)
+          const consumer = yield* runProgram("consumer", ["--idle-exit", "3"], env, runtime)
           expect(consumer.code, consumer.output).toBe(0)
           expect(consumer.output).toMatch(/stopped after .*: [\d,]+ records, 5,000 stored/)
           const sql = yield* clientOn(url)
           expect(yield* totals(sql)).toEqual(exactly(5000))
           const built = yield* checksums(sql)
 
-          const replay = yield* runProgram(
-            "src/programs/consumer.ts",
-            ["--replay", "--idle-exit", "3"],
-            env,
-            runtime,
-          )
+          const replay = yield* runProgram("consumer", ["--replay", "--idle-exit", "3"], env, runtime)
           expect(replay.code, replay.output).toBe(0)
           expect(replay.output).toContain("--replay: projections and offsets cleared")
           expect(replay.output).toMatch(/stopped after .*: [\d,]+ records, 5,000 stored/)

@@ -3,44 +3,33 @@
  * runs them), and a bad topic map stops every program that reads one with a non-zero exit and a
  * message naming the file, the field and the problem.
  */
-import { execFile } from "node:child_process"
 import { existsSync, mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { describe, expect, it } from "@effect/vitest"
-import { buildOnce, compiled } from "./support/build.ts"
+import { beforeAll, describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { ROOT } from "../harness/Paths.ts"
+import * as Programs from "../harness/Programs.ts"
 
-const root = new URL("..", import.meta.url).pathname
-const tsx = join(root, "node_modules/.bin/tsx")
-const programs = ["demo", "producer", "consumer", "migrate", "api", "simulator"].filter((p) =>
-  existsSync(join(root, `src/programs/${p}.ts`)),
+const programs = (["demo", "producer", "consumer", "migrate", "api", "simulator"] as const).filter((p) =>
+  existsSync(join(ROOT, `src/programs/${p}.ts`)),
 )
 const readsTopicMap = programs.filter((p) => ["demo", "producer", "consumer", "api"].includes(p))
 
-/**
- * Runs a program to its end (asynchronously: a blocked test worker would stall vitest's RPC),
- * through tsx or compiled (dist/, plain Node).
- */
+/** Runs a program to its end, through tsx or compiled (dist/, plain Node). */
 const run = (
-  program: string,
+  program: Programs.Program,
   args: ReadonlyArray<string>,
   env: Record<string, string> = {},
-  runtime: "tsx" | "compiled" = "tsx",
+  runtime: Programs.Runtime = "tsx",
 ) =>
-  new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-    execFile(
-      runtime === "tsx" ? tsx : process.execPath,
-      [
-        runtime === "tsx" ? join(root, `src/programs/${program}.ts`) : compiled(`src/programs/${program}.ts`),
-        ...args,
-      ],
-      { cwd: root, env: { ...process.env, ...env, NO_COLOR: "1" }, encoding: "utf8", timeout: 60_000 },
-      (error, stdout, stderr) => {
-        const status = error === null ? 0 : typeof error.code === "number" ? error.code : null
-        resolve({ status, stdout, stderr })
-      },
-    )
-  })
+  Effect.runPromise(
+    Programs.run(program, args, {
+      runtime,
+      env: Programs.inheritedEnv({ ...env, NO_COLOR: "1" }),
+      timeout: "60 seconds",
+    }),
+  ).then((r) => ({ status: r.code, stdout: r.stdout, stderr: r.stderr }))
 
 describe("programs", () => {
   it.each(programs)("%s --help prints its usage and exits 0", async (program) => {
@@ -50,16 +39,18 @@ describe("programs", () => {
     expect(result.stdout).toContain(program)
   })
 
-  it.each(
-    programs,
-  )("%s compiled (npm run build), as the image runs it: node dist/src/programs/NAME.js --help", async (program) => {
-    await buildOnce()
-    const result = await run(program, ["--help"], {}, "compiled")
-    expect(result.stderr).toBe("")
-    expect(result.status).toBe(0)
-    expect(result.stdout).toContain("USAGE")
-    expect(result.stdout).toContain(program)
-  }, 180_000)
+  describe("compiled (npm run build), as the image runs them", () => {
+    // tsc takes a while on a busy machine
+    beforeAll(() => Effect.runPromise(Programs.build), 180_000)
+
+    it.each(programs)("%s: node dist/src/programs/NAME.js --help", async (program) => {
+      const result = await run(program, ["--help"], {}, "compiled")
+      expect(result.stderr).toBe("")
+      expect(result.status).toBe(0)
+      expect(result.stdout).toContain("USAGE")
+      expect(result.stdout).toContain(program)
+    })
+  })
 
   const dir = mkdtempSync(join(tmpdir(), "apimon-topics-"))
   const bad = join(dir, "topics.json")

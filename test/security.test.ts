@@ -14,43 +14,25 @@
  * - **Hostile records never crash the decoder** (this file): the consumer's decoding answers
  *   "event" or "reason", whatever the bytes.
  */
-import { type ChildProcess, spawn } from "node:child_process"
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
-import * as net from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
-import { Either } from "effect"
-import * as mysql from "mysql2/promise"
+import { Deferred, Effect, Either } from "effect"
 import { decodeRecord, encodeUtf8 } from "../src/domain/Envelope.ts"
 import { MAX_RESPONSE_TIME_MS } from "../src/domain/RequestEvent.ts"
-import * as services from "./support/services.ts"
-
-const root = new URL("..", import.meta.url).pathname
+import * as Mysql from "../harness/Mysql.ts"
+import { uniqueName } from "../harness/Names.ts"
+import { freePort } from "../harness/Ports.ts"
+import * as Process from "../harness/Process.ts"
+import * as Programs from "../harness/Programs.ts"
+import * as services from "../harness/Services.ts"
 
 const SECRET = "S3cr3t-P4ss"
 const GRAFANA_SECRET = "another-S3cret"
 
-/** Variables of the test's environment that would steer a program (a developer's own settings). */
-const STEERING =
-  /^(KAFKA_|MYSQL_|TOPIC_MAP|CONSUMER_|PRODUCER_|SIMULATOR_|API_|DEMO_|LOG_|GRAFANA_|PUBLISHER_)/
-
-const baseEnv = (): Record<string, string> => {
-  const env: Record<string, string> = {}
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !STEERING.test(k)) env[k] = v
-  return env
-}
-
 /** A TCP port nothing listens on (for a broker or a server that is not there). */
-const closedPort = () =>
-  new Promise<number>((resolve) => {
-    const server = net.createServer()
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      const port = typeof address === "object" && address !== null ? address.port : 1
-      server.close(() => resolve(port))
-    })
-  })
+const closedPort = () => Effect.runPromise(freePort)
 
 interface Run {
   readonly output: string
@@ -60,12 +42,13 @@ interface Run {
 }
 
 /**
- * Runs a program with the secrets in its environment. It ends on its own, or gets SIGTERM
- * after `runForMs` (or once `until` shows in its output, then `afterMs` later); its stdout and
- * stderr are returned together.
+ * Runs a program with the secrets in its environment (and none of the developer's own settings).
+ * It ends on its own, or gets SIGTERM once `until` shows in its output (and `whileRunning` is
+ * done, then `afterMs` later), or after `runForMs` (default 60 s) at most, however slowly it
+ * starts on a loaded machine; its stdout and stderr are returned together.
  */
 const runProgram = (
-  program: string,
+  program: Programs.Program,
   args: ReadonlyArray<string>,
   env: Record<string, string>,
   options: {
@@ -75,46 +58,34 @@ const runProgram = (
     readonly whileRunning?: (output: () => string) => Promise<void>
   } = {},
 ) =>
-  new Promise<Run>((resolve) => {
-    const child: ChildProcess = spawn(
-      process.execPath,
-      ["--import", "tsx", join(root, "src", "programs", `${program}.ts`), ...args],
-      {
-        cwd: root,
-        env: { ...baseEnv(), NO_COLOR: "1", LOG_LEVEL: "Debug", ...env },
-        stdio: ["ignore", "pipe", "pipe"],
-      },
-    )
-    let output = ""
-    let stopping = false
-    let killed = false
-    let waiting = options.until !== undefined
-    const stop = () => {
-      if (stopping) return
-      stopping = true
-      child.kill("SIGTERM")
-      setTimeout(() => {
-        killed = child.exitCode === null && child.signalCode === null
-        child.kill("SIGKILL")
-      }, 15_000).unref()
-    }
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString("utf8")
-      if (waiting && options.until?.test(output) === true && !stopping) {
-        waiting = false
-        const then = () => setTimeout(stop, options.afterMs ?? 0)
-        if (options.whileRunning === undefined) then()
-        else void options.whileRunning(() => output).finally(then)
-      }
-    }
-    child.stdout?.on("data", onData)
-    child.stderr?.on("data", onData)
-    const timer = setTimeout(stop, options.runForMs ?? 60_000)
-    child.on("exit", (code) => {
-      clearTimeout(timer)
-      setTimeout(() => resolve({ output, code, killed }), 50)
-    })
-  })
+  Effect.runPromise(
+    Effect.scoped(
+      Effect.gen(function* () {
+        const proc = yield* Programs.start(program, args, {
+          env: Programs.cleanEnv({ NO_COLOR: "1", LOG_LEVEL: "Debug", ...env }),
+        })
+        const output = () => Process.output(proc)
+        const { until, whileRunning } = options
+        const ready =
+          until === undefined
+            ? Effect.never
+            : Process.waitForLine(proc, until, "60 seconds").pipe(
+                Effect.zipRight(
+                  whileRunning === undefined ? Effect.void : Effect.promise(() => whileRunning(output)),
+                ),
+                Effect.zipRight(Effect.sleep(options.afterMs ?? 0)),
+                Effect.orElse(() => Effect.never),
+              )
+        // it ends on its own, or its time is up
+        yield* Effect.raceFirst(
+          Deferred.await(proc.exit),
+          Effect.race(Effect.sleep(options.runForMs ?? 60_000), ready),
+        )
+        const { code, killed } = yield* Process.stop(proc, "15 seconds")
+        return { output: output(), code, killed } satisfies Run
+      }),
+    ),
+  )
 
 const expectNoSecrets = (run: Run) => {
   // every program stops on SIGTERM, even while it waits for a server that is not there
@@ -130,7 +101,7 @@ const secretUrl = (port: number, database = "x") => `mysql://apimon:${SECRET}@12
 const topicMapFile = () => {
   const dir = mkdtempSync(join(tmpdir(), "apimon-security-"))
   const file = join(dir, "topics.json")
-  const p = services.uniqueName("security")
+  const p = uniqueName("security")
   writeFileSync(
     file,
     JSON.stringify({
@@ -176,8 +147,8 @@ describe("secrets never appear in logs", () => {
     "migrate, succeeding: the Grafana user's password is set and never written out",
     async () => {
       const server = new URL(services.mysqlServerUrl())
-      const database = services.uniqueName("apimon_security")
-      const user = services.uniqueName("ro").slice(0, 30)
+      const database = uniqueName("apimon_security")
+      const user = uniqueName("ro").slice(0, 30)
       server.pathname = `/${database}`
       try {
         const run = await runProgram("migrate", ["--wait", "0"], {
@@ -189,16 +160,7 @@ describe("secrets never appear in logs", () => {
         expect(run.output).toContain(`'${user}'@'%' may SELECT on ${database}`)
         expectNoSecrets(run)
       } finally {
-        server.pathname = ""
-        const c = await mysql.createConnection({
-          host: server.hostname,
-          port: Number(server.port || 3306),
-          user: decodeURIComponent(server.username || "root"),
-          password: decodeURIComponent(server.password),
-        })
-        await c.query(`DROP DATABASE IF EXISTS \`${database}\``)
-        await c.query("DROP USER IF EXISTS ?@'%'", [user])
-        await c.end()
+        await Effect.runPromise(Mysql.dropDatabase(database, user))
       }
     },
     90_000,
@@ -217,7 +179,7 @@ describe("secrets never appear in logs", () => {
           KAFKA_BROKERS: `127.0.0.1:${await closedPort()}`,
           TOPIC_MAP: topicMapFile(),
         },
-        { runForMs: 20_000 },
+        { until: /Access denied|ER_ACCESS_DENIED_ERROR|cannot reach Kafka/, afterMs: 2_000 },
       )
       expect(run.output).toMatch(/Access denied|ER_ACCESS_DENIED_ERROR|cannot reach Kafka/)
       expectNoSecrets(run)
@@ -235,7 +197,7 @@ describe("secrets never appear in logs", () => {
         KAFKA_BROKERS: `127.0.0.1:${await closedPort()}`,
         TOPIC_MAP: topicMapFile(),
       },
-      { runForMs: 8_000 },
+      { until: /127\.0\.0\.1:\d+/, afterMs: 2_000 },
     )
     expect(run.output).toMatch(/127\.0\.0\.1:\d+/)
     expectNoSecrets(run)
@@ -251,7 +213,7 @@ describe("secrets never appear in logs", () => {
         KAFKA_BROKERS: `127.0.0.1:${await closedPort()}`,
         TOPIC_MAP: topicMapFile(),
       },
-      { runForMs: 7_000 },
+      { until: /cannot reach Kafka/, afterMs: 2_000 },
     )
     expect(run.output).toContain("cannot reach Kafka")
     expectNoSecrets(run)
@@ -290,7 +252,7 @@ describe("secrets never appear in logs", () => {
         KAFKA_BROKERS: `127.0.0.1:${await closedPort()}`,
         TOPIC_MAP: topicMapFile(),
       },
-      { runForMs: 7_000 },
+      { until: /cannot reach Kafka/, afterMs: 2_000 },
     )
     expect(run.output).toContain("cannot reach Kafka")
     expectNoSecrets(run)
@@ -309,7 +271,7 @@ describe("secrets never appear in logs", () => {
           KAFKA_BROKERS: `127.0.0.1:${await closedPort()}`,
           TOPIC_MAP: topicMapFile(),
         },
-        { runForMs: 20_000 },
+        { until: /Access denied|ER_ACCESS_DENIED_ERROR|cannot reach Kafka/, afterMs: 2_000 },
       )
       expect(run.output).toMatch(/Access denied|ER_ACCESS_DENIED_ERROR|cannot reach Kafka/)
       expectNoSecrets(run)

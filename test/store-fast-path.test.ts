@@ -7,8 +7,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { synthetic } from "../src/domain/Traffic.ts"
-import { freshDatabase } from "./support/mysql.ts"
-import { mysql } from "./support/services.ts"
+import { freshDatabase } from "../harness/Mysql.ts"
+import { mysql } from "../harness/Services.ts"
 
 const svc = await mysql()
 

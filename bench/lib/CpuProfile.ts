@@ -1,28 +1,33 @@
 /**
  * A `.cpuprofile` (from `node --cpu-prof`) summarised: self time per function and per module
  * (file or package), as a share of the samples, idle excluded. The bench's profiling mode
- * prints this for the consumer and the producer; `tsx bench/lib/CpuProfile.ts FILE [N]` prints
- * one file.
+ * prints this for the consumer and the producer; `tsx bench/profile.ts FILE [TOP]` prints one
+ * file.
  */
-import { readFileSync } from "node:fs"
+import { readdirSync, readFileSync } from "node:fs"
 import * as path from "node:path"
-import { fileURLToPath, pathToFileURL } from "node:url"
+import { fileURLToPath } from "node:url"
+import { Effect, Schema } from "effect"
+import { ROOT } from "../../harness/Paths.ts"
+import type { BenchContext } from "./Context.ts"
 
-interface CallFrame {
-  readonly functionName: string
-  readonly url: string
-  readonly lineNumber: number
-}
-interface ProfileNode {
-  readonly id: number
-  readonly callFrame: CallFrame
-  readonly children?: ReadonlyArray<number>
-}
-interface Profile {
-  readonly nodes: ReadonlyArray<ProfileNode>
-  readonly samples: ReadonlyArray<number>
-  readonly timeDeltas: ReadonlyArray<number>
-}
+/** The parts of V8's profile format the summary reads. */
+const Profile = Schema.Struct({
+  nodes: Schema.Array(
+    Schema.Struct({
+      id: Schema.Number,
+      callFrame: Schema.Struct({
+        functionName: Schema.String,
+        url: Schema.String,
+        lineNumber: Schema.Number,
+      }),
+    }),
+  ),
+  samples: Schema.Array(Schema.Number),
+  timeDeltas: Schema.Array(Schema.Number),
+})
+
+const decodeProfile = Schema.decodeUnknownSync(Schema.parseJson(Profile))
 
 export interface Hotspot {
   readonly name: string
@@ -37,8 +42,6 @@ export interface ProfileSummary {
   readonly functions: ReadonlyArray<Hotspot>
   readonly modules: ReadonlyArray<Hotspot>
 }
-
-const ROOT = fileURLToPath(new URL("../..", import.meta.url))
 
 /** `kafkajs`, `effect`, `src/adapters/Publisher.ts`, `(gc)`, `node:internal/...` */
 export const moduleOf = (url: string, functionName: string): string => {
@@ -62,7 +65,7 @@ const fileOf = (url: string, mod: string): string => {
 }
 
 export const summarize = (file: string, top = 15): ProfileSummary => {
-  const profile = JSON.parse(readFileSync(file, "utf8")) as Profile
+  const profile = decodeProfile(readFileSync(file, "utf8"))
   const byId = new Map(profile.nodes.map((n) => [n.id, n]))
   const self = new Map<number, number>()
   for (let i = 0; i < profile.samples.length; i++) {
@@ -105,12 +108,15 @@ export const format = (title: string, s: ProfileSummary): string => {
   return lines.join("\n")
 }
 
-const invokedDirectly =
-  process.argv[1] !== undefined && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href
-if (invokedDirectly) {
-  const [file, n] = process.argv.slice(2)
-  if (file === undefined) {
-    console.error("usage: tsx bench/lib/CpuProfile.ts FILE.cpuprofile [TOP]")
-    process.exitCode = 2
-  } else console.log(format(path.basename(file), summarize(file, Number(n ?? 25))))
-}
+/** Prints the summary of the main thread's profile of a profiled program (`--profile DIR`). */
+export const printProfiles = (ctx: BenchContext, name: string) =>
+  Effect.suspend(() => {
+    if (ctx.profileDir === undefined) return Effect.void
+    const dir = path.join(ctx.profileDir, name)
+    const files = readdirSync(dir)
+      .filter((f) => f.endsWith(".cpuprofile"))
+      .map((f) => path.join(dir, f))
+    // the main thread's profile is the largest (the others are tsx's loader thread)
+    const main = files.map((f) => ({ f, s: summarize(f, 12) })).sort((a, b) => b.s.busyMs - a.s.busyMs)[0]
+    return main === undefined ? Effect.void : ctx.log(`\n${format(`profile ${name} (${main.f})`, main.s)}`)
+  })

@@ -1,10 +1,12 @@
 /** The machine and the versions a run was measured on: printed first, kept in the JSON. */
-import { spawnSync } from "node:child_process"
 import { readFileSync } from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { ROOT } from "./Proc.ts"
-import { kafkaVersion, mariadbVersion } from "./Services.ts"
+import { Effect, Either, Schema } from "effect"
+import { version as mysqlVersion } from "../../harness/Mysql.ts"
+import { ROOT } from "../../harness/Paths.ts"
+import * as Command from "../../harness/Command.ts"
+import { kafkaVersion } from "./KafkaTools.ts"
 
 export interface Machine {
   readonly date: string
@@ -23,29 +25,29 @@ export interface Machine {
   readonly effect: string
 }
 
+const decodePackage = Schema.decodeUnknownEither(Schema.parseJson(Schema.Struct({ version: Schema.String })))
+
 const packageVersion = (name: string) => {
   try {
-    const pkg = JSON.parse(readFileSync(path.join(ROOT, "node_modules", name, "package.json"), "utf8")) as {
-      version: string
-    }
-    return pkg.version
+    return Either.match(
+      decodePackage(readFileSync(path.join(ROOT, "node_modules", name, "package.json"), "utf8")),
+      {
+        onLeft: () => "?",
+        onRight: (pkg) => pkg.version,
+      },
+    )
   } catch {
     return "?"
   }
 }
 
-const commandVersion = (command: string, args: ReadonlyArray<string>, pattern: RegExp) => {
-  try {
-    const out = spawnSync(command, args, { cwd: ROOT, encoding: "utf8" })
-    const text = `${out.stdout ?? ""}${out.stderr ?? ""}`
-    if (out.error !== undefined) return "not found"
-    return pattern.exec(text)?.[1] ?? text.split("\n")[0]!.trim()
-  } catch {
-    return "not found"
-  }
-}
+const commandVersion = (command: string, args: ReadonlyArray<string>, pattern: RegExp) =>
+  Command.run(command, args, { timeout: "30 seconds" }).pipe(
+    Effect.map((out) => pattern.exec(out.output)?.[1] ?? out.output.split("\n")[0]!.trim()),
+    Effect.orElseSucceed(() => "not found"),
+  )
 
-export const machine = async (): Promise<Machine> => {
+export const machine = Effect.gen(function* () {
   const cpus = os.cpus()
   return {
     date: new Date().toISOString(),
@@ -56,14 +58,14 @@ export const machine = async (): Promise<Machine> => {
     memoryGiB: Math.round((os.totalmem() / 1024 ** 3) * 10) / 10,
     loadAverage: os.loadavg().map((l) => Math.round(l * 100) / 100),
     node: process.version,
-    deno: commandVersion(path.join(ROOT, "node_modules", ".bin", "deno"), ["--version"], /deno (\S+)/),
-    java: commandVersion("java", ["-version"], /version "([^"]+)"/),
+    deno: yield* commandVersion(path.join(ROOT, "node_modules", ".bin", "deno"), ["--version"], /deno (\S+)/),
+    java: yield* commandVersion("java", ["-version"], /version "([^"]+)"/),
     kafka: kafkaVersion(),
-    mariadb: await mariadbVersion().catch((e: unknown) => `unreachable (${String(e)})`),
+    mariadb: yield* mysqlVersion.pipe(Effect.catchAll((e) => Effect.succeed(`unreachable (${e.message})`))),
     kafkajs: packageVersion("kafkajs"),
     effect: packageVersion("effect"),
-  }
-}
+  } satisfies Machine
+})
 
 export const describe = (m: Machine) =>
   [

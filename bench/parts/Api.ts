@@ -4,33 +4,37 @@
  * broker, against the same API with logging off (`--no-logging`). Both servers run side by
  * side; rounds alternate between them (and which goes first) so drift touches both alike.
  */
+import { Effect } from "effect"
+import * as Kafka from "../../harness/Kafka.ts"
+import { readCpuSeconds } from "../../harness/Process.ts"
+import { kafkaBrokers } from "../../harness/Services.ts"
 import { type LoadResult, load, startApi } from "../lib/Api.ts"
-import { type BenchContext, MB } from "../lib/Context.ts"
-import { brokerPid, readCpu } from "../lib/Proc.ts"
-import { brokers, createTopic, deleteTopics, topicMapFile } from "../lib/Services.ts"
+import { type BenchContext, MB, topicMapFile } from "../lib/Context.ts"
+import { brokerPid } from "../lib/KafkaTools.ts"
 import { atLeast, info, series } from "../lib/Stats.ts"
 import type { PartResult } from "../lib/Table.ts"
 
 const TOPIC = "apimon-bench-api"
 export const CONNECTIONS = 32
 
-export const run = async (ctx: BenchContext): Promise<PartResult> => {
-  const seconds = ctx.quick ? 2 : 6
-  await deleteTopics([TOPIC, `${TOPIC}-dead-letters`])
-  await createTopic(TOPIC, 4)
-  const map = topicMapFile(TOPIC)
-  const on = await startApi(ctx, { port: 18431, map, logging: true, profile: "api" })
-  const off = await startApi(ctx, { port: 18432, map, logging: false, profile: "api-off" })
-  try {
+export const run = (ctx: BenchContext) =>
+  Effect.gen(function* () {
+    const seconds = ctx.quick ? 2 : 6
+    yield* Kafka.deleteTopics([TOPIC, `${TOPIC}-dead-letters`])
+    yield* Effect.addFinalizer(() => Effect.ignore(Kafka.deleteTopics([TOPIC, `${TOPIC}-dead-letters`])))
+    yield* Kafka.createTopic(TOPIC, 4)
+    const map = topicMapFile(TOPIC)
+    const on = yield* startApi(ctx, { port: 18431, map, logging: true, profile: "api" })
+    const off = yield* startApi(ctx, { port: 18432, map, logging: false, profile: "api-off" })
     // warm-up: JIT, connections, the producer's first metadata request
-    await load(18431, CONNECTIONS, ctx.quick ? 1 : 2)
-    await load(18432, CONNECTIONS, ctx.quick ? 1 : 2)
+    yield* load(18431, CONNECTIONS, ctx.quick ? 1 : 2)
+    yield* load(18432, CONNECTIONS, ctx.quick ? 1 : 2)
     const rounds: Record<"on" | "off", Array<LoadResult>> = { on: [], off: [] }
     // the API process's CPU time per answered request: what logging costs, whatever the machine's load
     const cpuPerRequest: Record<"on" | "off", Array<number>> = { on: [], off: [] }
     // the broker's CPU time per request: on 2 cores it comes out of the API's share
-    const broker = brokerPid(Number(brokers()[0]!.split(":")[1] ?? 9092))
-    const brokerCpu = () => (broker === undefined ? undefined : readCpu(broker))
+    const broker = brokerPid(Number(kafkaBrokers()[0]!.split(":")[1] ?? 9092))
+    const brokerCpu = () => (broker === undefined ? undefined : readCpuSeconds(broker))
     const brokerPerRequest: Record<"on" | "off", Array<number>> = { on: [], off: [] }
     for (let r = 1; r <= ctx.rounds; r++) {
       const order = r % 2 === 1 ? (["on", "off"] as const) : (["off", "on"] as const)
@@ -38,13 +42,13 @@ export const run = async (ctx: BenchContext): Promise<PartResult> => {
         const server = which === "on" ? on : off
         const cpu0 = server.cpuSeconds()
         const b0 = brokerCpu()
-        const x = await load(which === "on" ? 18431 : 18432, CONNECTIONS, seconds)
+        const x = yield* load(which === "on" ? 18431 : 18432, CONNECTIONS, seconds)
         const b1 = brokerCpu()
         rounds[which].push(x)
         cpuPerRequest[which].push(((server.cpuSeconds() - cpu0) * 1e6) / Math.max(1, x.requests))
         if (b0 !== undefined && b1 !== undefined)
           brokerPerRequest[which].push(((b1 - b0) * 1e6) / Math.max(1, x.requests))
-        ctx.log(
+        yield* ctx.log(
           `    round ${r} logging ${which.padEnd(3)}  ${Math.round(x.rps).toLocaleString("en-US")} req/s, p50 ${x.p50} ms, p99 ${x.p99} ms${x.errors > 0 ? `, ${x.errors} errors` : ""}`,
         )
       }
@@ -113,9 +117,8 @@ export const run = async (ctx: BenchContext): Promise<PartResult> => {
         brokerCpuPerRequestUs: brokerPerRequest,
         peakRss: { on: peakOn, off: off.peakRss() },
       },
-    }
-  } finally {
-    await Promise.all([on.stop(), off.stop()])
-    await deleteTopics([TOPIC, `${TOPIC}-dead-letters`])
-  }
-}
+    } satisfies PartResult
+  }).pipe(
+    // both APIs stopped (SIGTERM, as the scope closes) before the topics are deleted
+    Effect.scoped,
+  )

@@ -4,72 +4,85 @@
  * batch's transaction has committed, it records for every stored event the time from the
  * event's timestamp (the API takes it when the response has been written) to that commit.
  * On SIGTERM it prints `RESULT {…}` with the percentiles, and the p99 of each 10-second window.
+ * Its settings come from the environment, as the consumer program's do.
  *
  *   TOPIC_MAP=… MYSQL_URL=… CONSUMER_GROUP=… tsx bench/raw/fresh-consumer.ts
  */
-import { NodeContext, NodeRuntime } from "@effect/platform-node"
-import { Effect, Layer, Option } from "effect"
+import { Command } from "@effect/cli"
+import { Config, Effect, Layer, Option } from "effect"
+import * as Cli from "../../harness/Cli.ts"
+import * as Mysql from "../../harness/Mysql.ts"
 import * as Kafka from "../../src/adapters/kafka/index.ts"
 import { LogStore } from "../../src/adapters/LogStore.ts"
-import * as Mysql from "../../src/adapters/mysql/MysqlLogStore.ts"
 import * as TopicMapLoader from "../../src/adapters/TopicMapLoader.ts"
 import { makeStats, runProjector } from "../../src/programs/lib/Projector.ts"
+import * as RawResult from "../lib/RawResult.ts"
 import { percentile } from "../lib/Stats.ts"
-import { result } from "./Args.ts"
 
 const WINDOW_MS = 10_000
-const samples: Array<{ at: number; lag: number }> = []
 
-const recordingStore = Layer.effect(
-  LogStore,
-  Effect.map(LogStore, (store) =>
-    LogStore.of({
-      ...store,
-      store: (events, offsets) =>
-        Effect.tap(store.store(events, offsets), () =>
-          Effect.sync(() => {
-            const committed = Date.now()
-            for (const e of events) {
-              const at = e.timestamp.getTime()
-              samples.push({ at, lag: committed - at })
-            }
-          }),
-        ),
-    }),
-  ),
-).pipe(Layer.provide(Mysql.layer))
+interface Sample {
+  readonly at: number
+  readonly lag: number
+}
 
-const report = Effect.sync(() => {
-  const lags = Float64Array.from(samples, (s) => s.lag).sort()
-  const first = samples.reduce((m, s) => Math.min(m, s.at), Number.POSITIVE_INFINITY)
-  const windows = new Map<number, Array<number>>()
-  for (const s of samples) {
-    const w = Math.floor((s.at - first) / WINDOW_MS)
-    const xs = windows.get(w)
-    if (xs === undefined) windows.set(w, [s.lag])
-    else xs.push(s.lag)
-  }
-  const windowP99 = [...windows.entries()]
-    .sort(([a], [b]) => a - b)
-    // a window that is not full (the run's tail) says little
-    .filter(([, xs]) => xs.length >= 100)
-    .map(([, xs]) => percentile(Float64Array.from(xs).sort(), 99))
-  result({
-    events: lags.length,
-    p50: percentile(lags, 50),
-    p95: percentile(lags, 95),
-    p99: percentile(lags, 99),
-    max: lags.length > 0 ? lags[lags.length - 1] : Number.NaN,
-    windowP99,
+/** The MySQL LogStore, recording each stored event's lag right after its batch committed. */
+const recordingStore = (samples: Array<Sample>) =>
+  Layer.effect(
+    LogStore,
+    Effect.map(LogStore, (store) =>
+      LogStore.of({
+        ...store,
+        store: (events, offsets) =>
+          Effect.tap(store.store(events, offsets), () =>
+            Effect.sync(() => {
+              const committed = Date.now()
+              for (const e of events) {
+                const at = e.timestamp.getTime()
+                samples.push({ at, lag: committed - at })
+              }
+            }),
+          ),
+      }),
+    ),
+  ).pipe(Layer.provide(Mysql.storeLayerFromConfig))
+
+const report = (samples: ReadonlyArray<Sample>) =>
+  Effect.suspend(() => {
+    const lags = Float64Array.from(samples, (s) => s.lag).sort()
+    const first = samples.reduce((m, s) => Math.min(m, s.at), Number.POSITIVE_INFINITY)
+    const windows = new Map<number, Array<number>>()
+    for (const s of samples) {
+      const w = Math.floor((s.at - first) / WINDOW_MS)
+      const xs = windows.get(w)
+      if (xs === undefined) windows.set(w, [s.lag])
+      else xs.push(s.lag)
+    }
+    const windowP99 = [...windows.entries()]
+      .sort(([a], [b]) => a - b)
+      // a window that is not full (the run's tail) says little
+      .filter(([, xs]) => xs.length >= 100)
+      .map(([, xs]) => percentile(Float64Array.from(xs).sort(), 99))
+    return RawResult.print({
+      events: lags.length,
+      p50: percentile(lags, 50),
+      p95: percentile(lags, 95),
+      p99: percentile(lags, 99),
+      max: lags.length > 0 ? lags[lags.length - 1]! : Number.NaN,
+      windowP99,
+    })
   })
-})
 
-const main = Effect.gen(function* () {
-  const topicMap = yield* TopicMapLoader.load(Option.fromNullable(process.env.TOPIC_MAP))
-  const groupId = process.env.CONSUMER_GROUP ?? "apimon-bench-fresh"
-  return yield* runProjector({ topicMap, groupId, stats: makeStats() }).pipe(
-    Effect.provide([Kafka.consumerLayer(topicMap), recordingStore]),
-  )
-}).pipe(Effect.ensuring(report), Effect.provide(NodeContext.layer))
+const command = Command.make("fresh-consumer", {}, () =>
+  Effect.gen(function* () {
+    const samples: Array<Sample> = []
+    const topicMap = yield* TopicMapLoader.load(Option.fromNullable(process.env.TOPIC_MAP))
+    const groupId = yield* Config.string("CONSUMER_GROUP").pipe(Config.withDefault("apimon-bench-fresh"))
+    return yield* runProjector({ topicMap, groupId, stats: makeStats() }).pipe(
+      Effect.provide([Kafka.consumerLayer(topicMap), recordingStore(samples)]),
+      Effect.ensuring(report(samples)),
+    )
+  }),
+).pipe(Command.withDescription("apimon's consumer, recording each event's freshness at its commit"))
 
-NodeRuntime.runMain(main)
+Cli.run("bench/raw/fresh-consumer", command)

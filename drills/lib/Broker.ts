@@ -9,17 +9,19 @@
 import { existsSync, mkdirSync, readdirSync, rmSync, symlinkSync } from "node:fs"
 import * as path from "node:path"
 import { Effect } from "effect"
-import { DrillError } from "./Errors.ts"
-import * as Shell from "./Shell.ts"
+import { HarnessError } from "../../harness/Errors.ts"
+import { KAFKA_SCRIPT } from "../../harness/Paths.ts"
+import { freePort } from "../../harness/Ports.ts"
+import * as Command from "../../harness/Command.ts"
 
 export interface Broker {
   /** `127.0.0.1:<port>` */
   readonly brokers: string
   readonly port: number
   readonly home: string
-  readonly start: Effect.Effect<void, DrillError>
-  readonly stop: Effect.Effect<void, DrillError>
-  readonly running: Effect.Effect<boolean, DrillError>
+  readonly start: Effect.Effect<void, HarnessError>
+  readonly stop: Effect.Effect<void, HarnessError>
+  readonly running: Effect.Effect<boolean, HarnessError>
 }
 
 const fetched = (lib: string) => existsSync(lib) && readdirSync(lib).some((f) => f.startsWith(".fetched-"))
@@ -27,18 +29,18 @@ const fetched = (lib: string) => existsSync(lib) && readdirSync(lib).some((f) =>
 export const acquire = (options: { readonly root: string; readonly dir: string }) =>
   Effect.acquireRelease(
     Effect.gen(function* () {
-      const script = path.join(options.root, "tools", "kafka", "kafka.sh")
+      const script = KAFKA_SCRIPT
       const sharedLib = path.join(options.root, ".kafka", "lib")
       if (!fetched(sharedLib)) {
         yield* Effect.logInfo("drills: fetching the Kafka jars (once) into .kafka/lib")
-        yield* Shell.runOk("bash", [script, "fetch"], { timeoutMs: 15 * 60_000 })
+        yield* Command.runOk("bash", [script, "fetch"], { timeout: "15 minutes" })
       }
       const home = path.join(options.dir, "kafka")
       mkdirSync(home, { recursive: true })
       symlinkSync(sharedLib, path.join(home, "lib"))
-      const port = yield* Shell.freePort
-      let controller = yield* Shell.freePort
-      while (controller === port) controller = yield* Shell.freePort
+      const port = yield* freePort
+      let controller = yield* freePort
+      while (controller === port) controller = yield* freePort
       const env = {
         KAFKA_PORT: String(port),
         KAFKA_CONTROLLER_PORT: String(controller),
@@ -46,9 +48,17 @@ export const acquire = (options: { readonly root: string; readonly dir: string }
         KAFKA_START_TIMEOUT: "120",
         KAFKA_STOP_TIMEOUT: "30",
       }
-      const start = Effect.asVoid(Shell.runOk("bash", [script, "start"], { env, timeoutMs: 180_000 }))
-      const stop = Effect.asVoid(Shell.runOk("bash", [script, "stop"], { env, timeoutMs: 90_000 }))
-      const running = Effect.map(Shell.run("bash", [script, "status"], { env }), (r) => r.code === 0)
+      const withEnv = { ...process.env, ...env }
+      const start = Effect.asVoid(
+        Command.runOk("bash", [script, "start"], { env: withEnv, timeout: "180 seconds" }),
+      )
+      const stop = Effect.asVoid(
+        Command.runOk("bash", [script, "stop"], { env: withEnv, timeout: "90 seconds" }),
+      )
+      const running = Effect.map(
+        Command.run("bash", [script, "status"], { env: withEnv }),
+        (r) => r.code === 0,
+      )
       yield* start
       const broker: Broker = { brokers: `127.0.0.1:${port}`, port, home, start, stop, running }
       return broker
@@ -65,6 +75,6 @@ export const acquire = (options: { readonly root: string; readonly dir: string }
       ),
   ).pipe(
     Effect.mapError((e) =>
-      e instanceof DrillError ? e : new DrillError({ message: `drill broker: ${String(e)}` }),
+      e instanceof HarnessError ? e : new HarnessError({ message: `drill broker: ${String(e)}`, cause: e }),
     ),
   )

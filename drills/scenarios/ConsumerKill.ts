@@ -7,7 +7,9 @@
  */
 import { Effect } from "effect"
 import * as Drill from "../lib/Drill.ts"
-import * as Proc from "../lib/Proc.ts"
+import * as Traffic from "../lib/Traffic.ts"
+import * as Ledger from "../lib/Ledger.ts"
+import * as Process from "../../harness/Process.ts"
 import type { Scenario } from "../lib/Scenario.ts"
 
 export const consumerKill: Scenario = {
@@ -41,42 +43,42 @@ export const consumerKill: Scenario = {
         const budget = Math.max(500, (trafficEnds - Date.now()) / (kills - i + 1))
         const at = Date.now() + 300 + ctx.random() * (budget - 300)
         if (ctx.random() >= 0.25)
-          yield* Proc.waitForLine(
+          yield* Process.waitForLine(
             consumer,
             /joined the group/,
             `${Math.max(1, at - Date.now())} millis`,
           ).pipe(Effect.ignore)
-        yield* Drill.pause(Math.max(0, at - Date.now()) / 1000)
+        yield* Traffic.pause(Math.max(0, at - Date.now()) / 1000)
         if (!consumer.running()) exitedOnItsOwn += 1
         if (sim.proc.running() && producer.running()) trafficRunning += 1
         const stored = lastStored(consumer)
-        yield* Proc.kill(consumer, "SIGKILL")
+        yield* Process.kill(consumer, "SIGKILL")
         killed.push(`#${i} pid ${consumer.pid} (${stored})`)
         yield* ctx.say(`consumer-kill: SIGKILL #${i} pid ${consumer.pid} (${stored}); restarting`)
         consumer = yield* Drill.consumer(d, `consumer-${i + 1}`)
       }
 
-      const t = yield* Drill.finishTraffic(d, { api, sim, simSeconds: seconds, producer })
-      const ledger = yield* Drill.trafficLedger(d, t, {
+      const t = yield* Traffic.finishTraffic(d, { api, sim, simSeconds: seconds, producer })
+      const ledger = yield* Ledger.trafficLedger(d, t, {
         checks: [
-          Drill.check(`${kills} SIGKILLs`, killed.length === kills, killed.join(", ")),
-          Drill.check("no consumer exited before its kill", exitedOnItsOwn === 0, `${exitedOnItsOwn} did`),
-          Drill.check(
+          Ledger.check(`${kills} SIGKILLs`, killed.length === kills, killed.join(", ")),
+          Ledger.check("no consumer exited before its kill", exitedOnItsOwn === 0, `${exitedOnItsOwn} did`),
+          Ledger.check(
             "every kill landed while the simulator and the producer ran",
             trafficRunning === kills,
             `${trafficRunning}/${kills}`,
           ),
-          Drill.check("every request answered", t.sim.answered === t.sim.sent, JSON.stringify(t.sim.errors)),
-          Drill.check("no 5xx", t.sim.serverErrors === 0, `${t.sim.serverErrors}`),
+          Ledger.check("every request answered", t.sim.answered === t.sim.sent, JSON.stringify(t.sim.errors)),
+          Ledger.check("no 5xx", t.sim.serverErrors === 0, `${t.sim.serverErrors}`),
         ],
       })
-      yield* Proc.terminate(consumer, "60 seconds")
+      yield* Process.terminate(consumer, "60 seconds")
       return ledger
     }),
 }
 
 /** "stored N" from the consumer's last progress line, or where it was. */
-const lastStored = (proc: Proc.Proc): string => {
+const lastStored = (proc: Process.Proc): string => {
   for (let i = proc.lines.length - 1; i >= 0; i--) {
     const m = proc.lines[i]!.match(/stored ([\d,]+)/)
     if (m !== null) return `had stored ${m[1]}`

@@ -11,24 +11,16 @@
  * loss — the ledger counts what the clients saw answered, and the API's own count of the
  * requests it answered must equal it.
  */
-import * as net from "node:net"
 import { Effect, Fiber } from "effect"
-import * as Db from "../lib/Database.ts"
+import * as Mysql from "../../harness/Mysql.ts"
 import * as Drill from "../lib/Drill.ts"
-import * as Http from "../lib/Http.ts"
-import * as Proc from "../lib/Proc.ts"
+import * as Traffic from "../lib/Traffic.ts"
+import * as Ledger from "../lib/Ledger.ts"
+import * as Http from "../../harness/Http.ts"
+import { refused } from "../../harness/Ports.ts"
+import { logEntries } from "../../harness/ProgramOutput.ts"
+import * as Process from "../../harness/Process.ts"
 import type { Scenario } from "../lib/Scenario.ts"
-
-/** Whether a new TCP connection is refused right now. */
-const refused = (port: number) =>
-  Effect.async<boolean>((resume) => {
-    const socket = net.connect({ port, host: "127.0.0.1" })
-    socket.once("connect", () => {
-      socket.destroy()
-      resume(Effect.succeed(false))
-    })
-    socket.once("error", (e: NodeJS.ErrnoException) => resume(Effect.succeed(e.code === "ECONNREFUSED")))
-  })
 
 export const gracefulShutdown: Scenario = {
   number: 6,
@@ -51,21 +43,21 @@ export const gracefulShutdown: Scenario = {
       })
       const { api, sim, consumer: first } = started
       const producer = started.producer!
-      yield* Proc.waitForLine(first, /stored [1-9][\d,]{2,}/, "90 seconds")
-      yield* Drill.pause(ctx.quick ? 3 : 8)
+      yield* Process.waitForLine(first, /stored [1-9][\d,]{2,}/, "90 seconds")
+      yield* Traffic.pause(ctx.quick ? 3 : 8)
 
       // the consumer, mid-stream
       yield* ctx.say("graceful-shutdown: SIGTERM to the consumer")
-      const consumerExit = yield* Proc.terminate(first, "45 seconds")
+      const consumerExit = yield* Process.terminate(first, "45 seconds")
       const finalLine = first.lines.find((l) => l.startsWith("apimon consumer: stopped after")) ?? ""
       const storedByFirst = Number((finalLine.match(/([\d,]+) stored/)?.[1] ?? "-1").replace(/,/g, ""))
-      const [rows] = yield* Db.query<{ n: number }>("SELECT COUNT(*) AS n FROM api_logs", [], d.db.name)
-      const abandoned = Proc.logEntries(first).filter((e) => e.message.includes("timed out")).length
+      const [rows] = yield* Mysql.query<{ n: number }>("SELECT COUNT(*) AS n FROM api_logs", [], d.db.name)
+      const abandoned = logEntries(first.lines).filter((e) => e.message.includes("timed out")).length
       yield* ctx.say(
         `graceful-shutdown: consumer exited ${consumerExit.code} in ${consumerExit.ms} ms: ${finalLine}`,
       )
       const second = yield* Drill.consumer(d, "consumer-2")
-      yield* Drill.pause(ctx.quick ? 4 : 8)
+      yield* Traffic.pause(ctx.quick ? 4 : 8)
 
       // the API, with requests in flight
       yield* ctx.say("graceful-shutdown: SIGTERM to the API")
@@ -77,72 +69,72 @@ export const gracefulShutdown: Scenario = {
         Effect.either,
         Effect.fork,
       )
-      yield* Drill.pause(0.5)
+      yield* Traffic.pause(0.5)
       const t0 = Date.now()
-      api.proc.child.kill("SIGTERM")
-      yield* Drill.pause(0.3)
+      yield* Process.signal(api.proc, "SIGTERM")
+      yield* Traffic.pause(0.3)
       const refusedWhileDraining = yield* refused(api.port)
       const stillDraining = api.proc.running()
-      const apiExit = yield* Proc.waitExit(api.proc, "60 seconds")
+      const apiExit = yield* Process.waitExit(api.proc, "60 seconds")
       const apiMs = Date.now() - t0
       const inFlight = yield* Fiber.join(slow)
-      const final = yield* Drill.publisherFinal(api.proc)
-      const drainLog = Proc.logEntries(api.proc).map((e) => e.message)
+      const final = yield* Traffic.publisherFinal(api.proc)
+      const drainLog = logEntries(api.proc.lines).map((e) => e.message)
       yield* ctx.say(`graceful-shutdown: API exited ${apiExit.code} in ${apiMs} ms`)
 
-      const sim2 = yield* Drill.simulatorResult(sim, `${seconds + 180} seconds`)
-      const produced = yield* Drill.producerResult(producer, "240 seconds")
-      yield* Drill.waitCaughtUp(d)
+      const sim2 = yield* Traffic.simulatorResult(sim, `${seconds + 180} seconds`)
+      const produced = yield* Traffic.producerResult(producer, "240 seconds")
+      yield* Traffic.waitCaughtUp(d)
       const otherErrors = Object.entries(sim2.errors).filter(
         ([code]) => code !== "ECONNREFUSED" && code !== "ECONNRESET",
       )
-      const t: Drill.TrafficResult = {
+      const t: Traffic.TrafficResult = {
         sim: sim2,
         producer: produced,
         api: { final, unlogged: before.unloggedRequests, exitMs: apiMs },
       }
-      const ledger = yield* Drill.trafficLedger(d, t, {
+      const ledger = yield* Ledger.trafficLedger(d, t, {
         checks: [
-          Drill.check(
+          Ledger.check(
             "the consumer stopped on SIGTERM with exit 0",
             consumerExit.code === 0 && abandoned === 0,
             `exit ${consumerExit.code} in ${consumerExit.ms} ms${abandoned > 0 ? ", batch abandoned" : ""}`,
           ),
-          Drill.check(
+          Ledger.check(
             "what it said it stored is exactly what MySQL held (its last batch committed, nothing half-done)",
             storedByFirst === Number(rows?.n),
             `said ${storedByFirst}, MySQL held ${rows?.n}`,
           ),
-          Drill.check(
+          Ledger.check(
             "the API refused new connections while it finished the requests in flight",
             refusedWhileDraining && stillDraining,
             stillDraining ? "refused while it was still draining" : "it had already exited",
           ),
-          Drill.check(
+          Ledger.check(
             "a request in flight at SIGTERM got its real answer",
             inFlight._tag === "Right" && inFlight.right.status === 422 && inFlight.right.at > t0,
             inFlight._tag === "Right"
               ? `${inFlight.right.status}, ${inFlight.right.at - t0} ms after the signal`
               : inFlight.left.message,
           ),
-          Drill.check(
+          Ledger.check(
             "the API answered what it had received and exited 0",
             apiExit.code === 0 && drainLog.some((m) => m.includes("every request answered")),
             `exit ${apiExit.code} in ${apiMs} ms`,
           ),
-          Drill.check(
+          Ledger.check(
             "its publisher flushed everything",
             final.failed === 0 && final.sent === final.accepted,
             `accepted ${final.accepted}, sent ${final.sent}, failed ${final.failed}, dropped ${final.dropped}`,
           ),
-          Drill.check(
+          Ledger.check(
             "no request failed otherwise (no 5xx, no timeouts)",
             sim2.serverErrors === 0 && otherErrors.length === 0,
             `5xx ${sim2.serverErrors}, errors ${JSON.stringify(sim2.errors)}`,
           ),
         ],
       })
-      yield* Proc.terminate(second, "60 seconds")
+      yield* Process.terminate(second, "60 seconds")
       return ledger
     }),
 }

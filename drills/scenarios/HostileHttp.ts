@@ -15,8 +15,10 @@ import { readFileSync } from "node:fs"
 import * as net from "node:net"
 import { Effect, Fiber, Schedule } from "effect"
 import * as Drill from "../lib/Drill.ts"
-import * as Http from "../lib/Http.ts"
-import * as Proc from "../lib/Proc.ts"
+import * as Traffic from "../lib/Traffic.ts"
+import * as Ledger from "../lib/Ledger.ts"
+import * as Http from "../../harness/Http.ts"
+import * as Process from "../../harness/Process.ts"
 import type { Scenario } from "../lib/Scenario.ts"
 
 interface AttackResult {
@@ -211,7 +213,7 @@ export const hostileHttp: Scenario = {
       const rounds = ctx.quick ? 3 : 10
       const slowloris = ctx.quick ? 100 : 400
       const { api, consumer, sim } = yield* Drill.start(d, { sim: { rate, duration: seconds } })
-      yield* Drill.pause(3)
+      yield* Traffic.pause(3)
 
       const samples: Array<number> = []
       const baseline = rssMb(api.proc.pid) ?? 0
@@ -282,43 +284,43 @@ export const hostileHttp: Scenario = {
       const cut = slowResults.filter((r) => r.ending !== "timeout")
       const slowest = Math.max(0, ...cut.map((r) => r.ms))
 
-      const t = yield* Drill.finishTraffic(d, { api, sim, simSeconds: seconds })
+      const t = yield* Traffic.finishTraffic(d, { api, sim, simSeconds: seconds })
       // the hostile requests that reached the application are events: the API counted them
       const hostile =
         t.api.final.accepted + t.api.final.dropped + t.api.unlogged - t.sim.answered - d.probes.answered
-      const ledger = yield* Drill.trafficLedger(d, t, {
+      const ledger = yield* Ledger.trafficLedger(d, t, {
         hostile,
         checks: [
-          Drill.check(
+          Ledger.check(
             "no 5xx caused by input",
             fiveHundreds.length === 0,
             fiveHundreds.map((r) => `${r.attack}: ${r.statuses.join(",")}`).join("; ") || summary,
           ),
-          Drill.check(
+          Ledger.check(
             "the API stayed up and healthy",
             alive && healthy,
             `alive ${alive}, /health ${healthy}`,
           ),
-          Drill.check(
+          Ledger.check(
             "memory stayed bounded (RSS peak within 200 MB of the baseline)",
             peak - baseline <= 200,
             `RSS ${baseline.toFixed(0)} MB → peak ${peak.toFixed(0)} MB over ${samples.length} samples`,
           ),
-          Drill.check(
+          Ledger.check(
             "slowloris sockets cut by the server within 20 s",
             cut.length === slowResults.length && slowest <= 20_000,
             `${cut.length}/${slowResults.length} cut, the last after ${(slowest / 1000).toFixed(1)} s`,
           ),
-          Drill.check(
+          Ledger.check(
             "the simulator's traffic answered as usual (every request, no 5xx)",
             t.sim.answered === t.sim.sent && t.sim.serverErrors === 0,
             `answered ${t.sim.answered}/${t.sim.sent}, 5xx ${t.sim.serverErrors}, errors ${JSON.stringify(t.sim.errors)}`,
           ),
-          Drill.check("hostile requests that reached the app ≥ 0", hostile >= 0, `${hostile}`),
+          Ledger.check("hostile requests that reached the app ≥ 0", hostile >= 0, `${hostile}`),
         ],
       })
       yield* d.ctx.say(`hostile-http: responses by attack: ${summary}`)
-      yield* Proc.terminate(consumer, "60 seconds")
+      yield* Process.terminate(consumer, "60 seconds")
       return ledger
     }),
 }

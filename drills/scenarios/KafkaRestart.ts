@@ -8,8 +8,10 @@
  */
 import { Effect, Fiber, Schedule } from "effect"
 import * as Drill from "../lib/Drill.ts"
-import * as Http from "../lib/Http.ts"
-import * as Proc from "../lib/Proc.ts"
+import * as Traffic from "../lib/Traffic.ts"
+import * as Ledger from "../lib/Ledger.ts"
+import * as Http from "../../harness/Http.ts"
+import * as Process from "../../harness/Process.ts"
 import type { Scenario } from "../lib/Scenario.ts"
 
 export const kafkaRestart: Scenario = {
@@ -31,7 +33,7 @@ export const kafkaRestart: Scenario = {
       })
       const { api, consumer, sim } = started
       const producer = started.producer!
-      yield* Drill.pause(ctx.quick ? 5 : 10)
+      yield* Traffic.pause(ctx.quick ? 5 : 10)
 
       // /metrics while the broker is away: the publisher's queue must grow, and drops be counted
       // (stopped between two requests, never in the middle of one: an answer the runner did not
@@ -52,40 +54,40 @@ export const kafkaRestart: Scenario = {
       const t0 = Date.now()
       yield* ctx.broker.stop
       yield* ctx.say(`kafka-restart: broker stopped in ${Date.now() - t0} ms`)
-      yield* Drill.pause(down)
+      yield* Traffic.pause(down)
       yield* ctx.broker.start
       yield* ctx.say(`kafka-restart: broker back after ${((Date.now() - t0) / 1000).toFixed(1)}s`)
-      yield* Drill.pause(2)
+      yield* Traffic.pause(2)
       peak.sampling = false
       yield* Fiber.join(sampler)
 
-      const t = yield* Drill.finishTraffic(d, { api, sim, simSeconds: seconds, producer })
-      const ledger = yield* Drill.trafficLedger(d, t, {
+      const t = yield* Traffic.finishTraffic(d, { api, sim, simSeconds: seconds, producer })
+      const ledger = yield* Ledger.trafficLedger(d, t, {
         checks: [
-          Drill.check(
+          Ledger.check(
             "the API kept answering: every request answered, no 5xx",
             t.sim.answered === t.sim.sent && t.sim.serverErrors === 0,
             `answered ${t.sim.answered}/${t.sim.sent}, 5xx ${t.sim.serverErrors}, errors ${JSON.stringify(t.sim.errors)}, statuses ${JSON.stringify(t.sim.statusCodes)}`,
           ),
-          Drill.check(
+          Ledger.check(
             "the publisher buffered during the outage",
             peak.queued > 0,
             `peak queue ${peak.queued} (buffer ${buffer})`,
           ),
-          Drill.check(
+          Ledger.check(
             "overflow was dropped and counted, never silent",
             t.api.final.dropped > 0 && t.api.final.dropped >= peak.dropped,
             `dropped ${t.api.final.dropped} (seen in /metrics during the outage: ${peak.dropped})`,
           ),
-          Drill.check(
+          Ledger.check(
             "the buffer was delivered after recovery (nothing failed)",
             t.api.final.failed === 0 && t.api.final.sent === t.api.final.accepted,
             `accepted ${t.api.final.accepted}, sent ${t.api.final.sent}, failed ${t.api.final.failed}`,
           ),
-          Drill.check("the consumer lived through the outage", consumer.running(), `pid ${consumer.pid}`),
+          Ledger.check("the consumer lived through the outage", consumer.running(), `pid ${consumer.pid}`),
         ],
       })
-      yield* Proc.terminate(consumer, "60 seconds")
+      yield* Process.terminate(consumer, "60 seconds")
       return ledger
     }),
 }

@@ -8,9 +8,13 @@
  * seconds, only inside this drill, and is always started again when the drill's scope closes.
  */
 import { Effect } from "effect"
-import * as Db from "../lib/Database.ts"
+import * as Mysql from "../../harness/Mysql.ts"
 import * as Drill from "../lib/Drill.ts"
-import * as Proc from "../lib/Proc.ts"
+import * as Traffic from "../lib/Traffic.ts"
+import * as Ledger from "../lib/Ledger.ts"
+import * as Mariadb from "../lib/Mariadb.ts"
+import * as Process from "../../harness/Process.ts"
+import { logEntries } from "../../harness/ProgramOutput.ts"
 import type { Scenario } from "../lib/Scenario.ts"
 
 export const mysqlRestart: Scenario = {
@@ -31,17 +35,17 @@ export const mysqlRestart: Scenario = {
       const { api, consumer, sim } = started
       const producer = started.producer!
       // the outage must hit a consumer busy storing the stream, not one idling before it
-      yield* Proc.waitForLine(consumer, /stored [1-9][\d,]{2,}/, "90 seconds")
-      yield* Drill.pause(ctx.quick ? 1 : 5)
+      yield* Process.waitForLine(consumer, /stored [1-9][\d,]{2,}/, "90 seconds")
+      yield* Traffic.pause(ctx.quick ? 1 : 5)
 
       const linesBefore = consumer.lines.length
       const outage = yield* Effect.scoped(
         Effect.gen(function* () {
           yield* ctx.say(`mysql-restart: stopping MariaDB for ${down}s`)
           const t0 = Date.now()
-          yield* Db.mariadbDown
+          yield* Mariadb.mariadbDown
           yield* ctx.say(`mysql-restart: MariaDB stopped in ${Date.now() - t0} ms`)
-          yield* Drill.pause(down)
+          yield* Traffic.pause(down)
           return Date.now()
         }),
       )
@@ -49,11 +53,11 @@ export const mysqlRestart: Scenario = {
         `mysql-restart: MariaDB answers again after ${((Date.now() - outage) / 1000).toFixed(1)}s`,
       )
       const during = consumer.lines.slice(linesBefore)
-      const errors = Proc.logEntries({ ...consumer, lines: during }).filter(
+      const errors = logEntries(during).filter(
         (e) => e.level === "ERROR" && e.message.includes("restarting from the stored offsets"),
       )
-      const clear = errors.filter((e) => e.message.includes(`MySQL at ${Db.describeServer()}`))
-      const resumed = yield* Proc.waitForLine(
+      const clear = errors.filter((e) => e.message.includes(`MySQL at ${Mysql.describeServer()}`))
+      const resumed = yield* Process.waitForLine(
         consumer,
         /stored [1-9]/,
         "90 seconds",
@@ -63,21 +67,21 @@ export const mysqlRestart: Scenario = {
         Effect.orElseSucceed(() => false),
       )
 
-      const t = yield* Drill.finishTraffic(d, { api, sim, simSeconds: seconds, producer })
-      const ledger = yield* Drill.trafficLedger(d, t, {
+      const t = yield* Traffic.finishTraffic(d, { api, sim, simSeconds: seconds, producer })
+      const ledger = yield* Ledger.trafficLedger(d, t, {
         checks: [
-          Drill.check("the consumer lived through the outage", consumer.running(), `pid ${consumer.pid}`),
-          Drill.check(
+          Ledger.check("the consumer lived through the outage", consumer.running(), `pid ${consumer.pid}`),
+          Ledger.check(
             "it said MySQL was unreachable, naming host:port, and backed off",
             clear.length >= 1 && clear.length === errors.length,
-            `${errors.length} retries logged, ${clear.length} naming ${Db.describeServer()}: ${errors[0]?.message.slice(0, 160) ?? "none"}`,
+            `${errors.length} retries logged, ${clear.length} naming ${Mysql.describeServer()}: ${errors[0]?.message.slice(0, 160) ?? "none"}`,
           ),
-          Drill.check("it resumed storing", resumed),
-          Drill.check("every request answered", t.sim.answered === t.sim.sent, JSON.stringify(t.sim.errors)),
-          Drill.check("no 5xx", t.sim.serverErrors === 0, `${t.sim.serverErrors}`),
+          Ledger.check("it resumed storing", resumed),
+          Ledger.check("every request answered", t.sim.answered === t.sim.sent, JSON.stringify(t.sim.errors)),
+          Ledger.check("no 5xx", t.sim.serverErrors === 0, `${t.sim.serverErrors}`),
         ],
       })
-      yield* Proc.terminate(consumer, "60 seconds")
+      yield* Process.terminate(consumer, "60 seconds")
       return ledger
     }),
 }

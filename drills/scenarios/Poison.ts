@@ -11,13 +11,15 @@ import { randomUUID } from "node:crypto"
 import { writeFileSync } from "node:fs"
 import * as path from "node:path"
 import { Effect } from "effect"
-import { MIGRATIONS_TABLE, PROJECTION_TABLES } from "../../src/adapters/mysql/MysqlLogStore.ts"
-import * as Db from "../lib/Database.ts"
+import { DeadLetterHeaders } from "../../src/adapters/DeadLetters.ts"
+import * as Mysql from "../../harness/Mysql.ts"
 import * as Drill from "../lib/Drill.ts"
-import * as KafkaInfo from "../lib/KafkaInfo.ts"
-import * as Proc from "../lib/Proc.ts"
+import * as Traffic from "../lib/Traffic.ts"
+import * as Ledger from "../lib/Ledger.ts"
+import * as Kafka from "../../harness/Kafka.ts"
+import * as Command from "../../harness/Command.ts"
+import * as Process from "../../harness/Process.ts"
 import type { Scenario } from "../lib/Scenario.ts"
-import * as Shell from "../lib/Shell.ts"
 
 type Json = Record<string, unknown>
 
@@ -155,12 +157,14 @@ const send = (brokers: string, topic: string, dir: string, index: number, r: Kca
       // kcat skips an empty file and an empty line: a key delimiter gives an empty value,
       // and -Z turns empty into NULL (with an empty key: no key either)
       const line = `${r.key ?? ""}\t\n`
-      yield* Shell.runOk("kcat", [...base, "-K", "\\t", ...(r.value === null ? ["-Z"] : [])], { input: line })
+      yield* Command.runOk("kcat", [...base, "-K", "\\t", ...(r.value === null ? ["-Z"] : [])], {
+        input: line,
+      })
     } else {
       // one file, one record, bytes as they are
       const file = path.join(dir, `poison-${String(index).padStart(2, "0")}-${r.kind}.bin`)
       writeFileSync(file, r.value)
-      yield* Shell.runOk("kcat", [...base, ...(r.key === null ? [] : ["-k", r.key]), file])
+      yield* Command.runOk("kcat", [...base, ...(r.key === null ? [] : ["-k", r.key]), file])
     }
   })
 
@@ -175,7 +179,7 @@ export const poison: Scenario = {
       const count = ctx.quick ? 3_000 : 20_000
       const consumer = yield* Drill.consumer(d, "consumer", { joined: true })
       const producer = yield* Drill.producer(d, { count, rate: ctx.quick ? 500 : 1_000 })
-      yield* Proc.waitForLine(consumer, /stored [1-9]/, "60 seconds")
+      yield* Process.waitForLine(consumer, /stored [1-9]/, "60 seconds")
 
       const good = injections()
       const bad = poisons()
@@ -189,27 +193,32 @@ export const poison: Scenario = {
         `poison: kcat wrote ${bad.length} poison records and ${good.length} valid hostile events`,
       )
 
-      const produced = yield* Drill.producerResult(producer, "240 seconds")
-      yield* Drill.waitCaughtUp(d, "120 seconds")
+      const produced = yield* Traffic.producerResult(producer, "240 seconds")
+      yield* Traffic.waitCaughtUp(d, "120 seconds")
 
       // every poison record parked once, with a reason
-      const letters = yield* KafkaInfo.readAll(ctx.broker.brokers, d.dlq, bad.length)
+      const letters = yield* Kafka.readTopics([d.dlq], bad.length, {
+        brokers: [ctx.broker.brokers],
+        timeout: "30 seconds",
+        partial: true,
+      })
       const kinds = letters.map((l) => l.headers["drill-kind"] ?? "?")
       const report = letters
         .map(
-          (l) => `${(l.headers["drill-kind"] ?? "?").padEnd(22)} ${l.headers["dlq-reason"] ?? "(no reason)"}`,
+          (l) =>
+            `${(l.headers["drill-kind"] ?? "?").padEnd(22)} ${l.headers[DeadLetterHeaders.reason] ?? "(no reason)"}`,
         )
         .sort()
       writeFileSync(path.join(d.logDir, "dead-letters.txt"), `${report.join("\n")}\n`)
       const missing = bad.map((b) => b.kind).filter((k) => !kinds.includes(k))
       const unexpected = kinds.filter((k) => !bad.some((b) => b.kind === k))
-      const reasonless = letters.filter((l) => (l.headers["dlq-reason"] ?? "") === "").length
+      const reasonless = letters.filter((l) => (l.headers[DeadLetterHeaders.reason] ?? "") === "").length
 
       // the hostile valid events, byte for byte
       const differences: Array<string> = []
       for (const r of good) {
         const e = r.event!
-        const rows = yield* Db.query<Record<string, string | null>>(
+        const rows = yield* Mysql.query<Record<string, string | null>>(
           "SELECT request_id, service, endpoint, user_agent, message FROM api_logs WHERE event_id = ?",
           [e.eventId],
           d.db.name,
@@ -231,40 +240,40 @@ export const poison: Scenario = {
             differences.push(`${r.kind}: ${column} came back as ${JSON.stringify(row[column])}`)
       }
       const present = new Set(
-        (yield* Db.query<{ name: string }>(
+        (yield* Mysql.query<{ name: string }>(
           "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = ?",
           [d.db.name],
         )).map((t) => t.name),
       )
-      const dropped = [...PROJECTION_TABLES, MIGRATIONS_TABLE].filter((t) => !present.has(t))
+      const dropped = [...Mysql.PROJECTION_TABLES, Mysql.MIGRATIONS_TABLE].filter((t) => !present.has(t))
 
-      const ledger = yield* Drill.ledger(d, {
+      const ledger = yield* Ledger.ledger(d, {
         answered: { producer: produced.produced, kcat: good.length },
         dropped: produced.dropped,
         failed: produced.failed,
         unlogged: 0,
         dlqExpected: bad.length,
         checks: [
-          Drill.check(
+          Ledger.check(
             `${bad.length} kinds of poison, each dead-lettered once`,
             missing.length === 0 && unexpected.length === 0,
             `missing ${missing.join(", ") || "none"}; unexpected ${unexpected.join(", ") || "none"}`,
           ),
-          Drill.check("every dead letter has a reason", reasonless === 0, `${reasonless} without`),
-          Drill.check(
+          Ledger.check("every dead letter has a reason", reasonless === 0, `${reasonless} without`),
+          Ledger.check(
             "valid events with SQL in their text stored verbatim",
             differences.length === 0,
             differences.join("; "),
           ),
-          Drill.check(
+          Ledger.check(
             "no table dropped",
             dropped.length === 0,
             dropped.length === 0 ? `${present.size} tables` : `missing ${dropped.join(", ")}`,
           ),
-          Drill.check("the consumer kept going", consumer.running(), `pid ${consumer.pid}`),
+          Ledger.check("the consumer kept going", consumer.running(), `pid ${consumer.pid}`),
         ],
       })
-      yield* Proc.terminate(consumer, "60 seconds")
+      yield* Process.terminate(consumer, "60 seconds")
       return ledger
     }),
 }

@@ -6,10 +6,12 @@
  */
 import { Effect } from "effect"
 import * as Drill from "../lib/Drill.ts"
-import * as Proc from "../lib/Proc.ts"
+import * as Traffic from "../lib/Traffic.ts"
+import * as Ledger from "../lib/Ledger.ts"
+import * as Process from "../../harness/Process.ts"
 import type { Scenario } from "../lib/Scenario.ts"
 
-const storedBy = (proc: Proc.Proc): number => {
+const storedBy = (proc: Process.Proc): number => {
   for (let i = proc.lines.length - 1; i >= 0; i--) {
     const m = proc.lines[i]!.match(/\| stored ([\d,]+)/)
     if (m !== null) return Number(m[1]!.replace(/,/g, ""))
@@ -17,7 +19,7 @@ const storedBy = (proc: Proc.Proc): number => {
   return 0
 }
 
-const joins = (proc: Proc.Proc): number =>
+const joins = (proc: Process.Proc): number =>
   proc.lines.filter((l) => l.includes("consumer: joined the group")).length
 
 export const rebalance: Scenario = {
@@ -37,46 +39,47 @@ export const rebalance: Scenario = {
       })
       const { api, sim, consumer: first } = started
       const producer = started.producer!
-      yield* Drill.pause(3)
+      yield* Traffic.pause(3)
 
-      const extras: Array<{ proc: Proc.Proc; stored: number; exitCode: number | null; stopMs: number }> = []
+      const extras: Array<{ proc: Process.Proc; stored: number; exitCode: number | null; stopMs: number }> =
+        []
       for (let cycle = 1; cycle <= cycles; cycle++) {
         yield* ctx.say(`rebalance: cycle ${cycle}: scaling out to 3 consumers`)
         const b = yield* Drill.consumer(d, `consumer-b${cycle}`)
         const c = yield* Drill.consumer(d, `consumer-c${cycle}`)
-        yield* Proc.waitForLine(b, /joined the group/, "90 seconds")
-        yield* Proc.waitForLine(c, /joined the group/, "90 seconds")
-        yield* Drill.pause(ctx.quick ? 4 : 10)
+        yield* Process.waitForLine(b, /joined the group/, "90 seconds")
+        yield* Process.waitForLine(c, /joined the group/, "90 seconds")
+        yield* Traffic.pause(ctx.quick ? 4 : 10)
         yield* ctx.say(`rebalance: cycle ${cycle}: scaling in to 1 consumer (SIGTERM to two)`)
         for (const p of [b, c]) {
-          const exit = yield* Proc.terminate(p, "60 seconds")
+          const exit = yield* Process.terminate(p, "60 seconds")
           extras.push({ proc: p, stored: storedBy(p), exitCode: exit.code, stopMs: exit.ms })
         }
-        yield* Drill.pause(ctx.quick ? 3 : 8)
+        yield* Traffic.pause(ctx.quick ? 3 : 8)
       }
 
-      const t = yield* Drill.finishTraffic(d, { api, sim, simSeconds: seconds, producer })
-      const ledger = yield* Drill.trafficLedger(d, t, {
+      const t = yield* Traffic.finishTraffic(d, { api, sim, simSeconds: seconds, producer })
+      const ledger = yield* Ledger.trafficLedger(d, t, {
         checks: [
-          Drill.check(
+          Ledger.check(
             "the extra consumers took partitions and stored rows",
             extras.every((e) => e.stored > 0),
             extras.map((e) => `${e.proc.name} stored ${e.stored}`).join(", "),
           ),
-          Drill.check(
+          Ledger.check(
             "the extra consumers stopped cleanly on SIGTERM",
             extras.every((e) => e.exitCode === 0),
             extras.map((e) => `${e.proc.name} exit ${e.exitCode} in ${e.stopMs} ms`).join(", "),
           ),
-          Drill.check(
+          Ledger.check(
             "the first consumer rejoined at every change",
             joins(first) >= 1 + 2 * cycles,
             `${joins(first)} generations joined`,
           ),
-          Drill.check("every request answered", t.sim.answered === t.sim.sent, JSON.stringify(t.sim.errors)),
+          Ledger.check("every request answered", t.sim.answered === t.sim.sent, JSON.stringify(t.sim.errors)),
         ],
       })
-      yield* Proc.terminate(first, "60 seconds")
+      yield* Process.terminate(first, "60 seconds")
       return ledger
     }),
 }

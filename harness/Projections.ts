@@ -1,113 +1,12 @@
 /**
- * Helpers for the suites (and benchmarks) on the real MariaDB/MySQL: URLs on the test server,
- * a migrated database with a client and a MySQL LogStore over it, dropped when its scope
- * closes (also as a scoped layer, `TestDatabase.layer`), and queries that sum, snapshot and
- * checksum the projection tables.
- *
- * No vitest import here: plain scripts (bench/) use it too.
+ * What the projection tables hold, read with a client of the database: totals (rows, distinct
+ * event ids, the sums of the rollups and histograms), every rollup row in key order, the
+ * hourly tables against the minute tables rolled up, and checksums that are equal whatever
+ * order the rows were written in.
  */
-import * as path from "node:path"
-import { fileURLToPath } from "node:url"
-import { NodeContext } from "@effect/platform-node"
-import { MysqlClient } from "@effect/sql-mysql2"
-import { Context, Effect, Layer, Redacted } from "effect"
-import { LogStore } from "../../src/adapters/LogStore.ts"
-import * as Mysql from "../../src/adapters/mysql/MysqlLogStore.ts"
-import { mysqlServerUrl, uniqueName } from "./services.ts"
-
-export const ROOT = fileURLToPath(new URL("../..", import.meta.url))
-export const MIGRATIONS = path.join(ROOT, "migrations")
-
-/** The tables a migrated database holds. */
-export const TABLES = [
-  "api_latency_hour",
-  "api_latency_minute",
-  "api_logs",
-  "api_rollup_hour",
-  "api_rollup_minute",
-  "consumer_offsets",
-  "effect_sql_migrations",
-]
-
-/** The server URL without a database or trailing slash. */
-export const serverUrl = () => mysqlServerUrl().replace(/\/+$/, "")
-
-/** The URL of a database on the test server, as root or as the given user. */
-export const urlOf = (database: string, credentials?: { user: string; password: string }) => {
-  const u = new URL(`${serverUrl()}/${database}`)
-  if (credentials !== undefined) {
-    u.username = encodeURIComponent(credentials.user)
-    u.password = encodeURIComponent(credentials.password)
-  }
-  return Redacted.make(u.href)
-}
-
-export const batchesOf = <A>(items: ReadonlyArray<A>, size: number) =>
-  Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, (i + 1) * size))
-
-/** Applies `migrations/` with the real migrator (the migrate program's code path). */
-export const migrate = Mysql.migrate(MIGRATIONS).pipe(Effect.provide(NodeContext.layer))
-
-export interface Database {
-  readonly database: string
-  readonly url: Redacted.Redacted<string>
-  readonly sql: MysqlClient.MysqlClient
-  /** The MySQL LogStore over `sql`. */
-  readonly store: Context.Tag.Service<typeof LogStore>
-  /** The client (MysqlClient and SqlClient), to provide to effects of one's own. */
-  readonly context: Context.Context<MysqlClient.MysqlClient>
-  /** The migrations applied. */
-  readonly applied: ReadonlyArray<string>
-}
-
-/** The database `url` names: created, migrated, with a client and a store; dropped when the scope closes. */
-export const migratedDatabase = (url: Redacted.Redacted<string>, options: Mysql.MysqlLogStoreOptions = {}) =>
-  Effect.gen(function* () {
-    const database = yield* Effect.acquireRelease(Mysql.createDatabase(url), () =>
-      Effect.ignore(Mysql.dropDatabase(url)),
-    )
-    const context = yield* Layer.build(Mysql.clientLayer(url, { maxConnections: 4 }))
-    const sql = Context.get(context, MysqlClient.MysqlClient)
-    const applied = yield* Effect.provide(migrate, context)
-    const store = yield* Mysql.make(options).pipe(Effect.provide(context))
-    return { database, url, sql, store, context, applied } satisfies Database
-  })
-
-/** A fresh database of a new name, migrated, with a client and a store; dropped when the scope closes. */
-export const freshDatabase = (options: Mysql.MysqlLogStoreOptions = {}) =>
-  migratedDatabase(urlOf(uniqueName("apimon_t")), options)
-
-/** A fresh database per test, as a scoped layer: `Effect.provide(TestDatabase.layer())`. */
-export class TestDatabase extends Context.Tag("test/TestDatabase")<TestDatabase, Database>() {
-  static readonly layer = (options: Mysql.MysqlLogStoreOptions = {}) =>
-    Layer.scoped(TestDatabase, freshDatabase(options))
-}
-
-/** The LogStore of the TestDatabase. */
-export const testStore = Layer.effect(
-  LogStore,
-  Effect.map(TestDatabase, (db) => db.store),
-)
-
-/**
- * For a program under test that creates them itself (`migrate`): a new database name and a
- * new read-only user name on the test server, both dropped when the scope closes.
- */
-export const scratchDatabase = (prefix = "apimon_p") =>
-  Effect.acquireRelease(
-    Effect.sync(() => {
-      const database = uniqueName(prefix)
-      return { database, url: urlOf(database), readOnlyUser: uniqueName("ro") }
-    }),
-    ({ url, readOnlyUser }) =>
-      Effect.all([
-        Effect.ignore(Mysql.dropDatabase(url)),
-        Effect.flatMap(
-          MysqlClient.MysqlClient,
-          (sql) => sql`DROP USER IF EXISTS ${readOnlyUser}@'%'`.unprepared,
-        ).pipe(Effect.provide(Mysql.clientLayer(urlOf("mysql"), { maxConnections: 1 })), Effect.ignore),
-      ]),
-  )
+import type { MysqlClient } from "@effect/sql-mysql2"
+import { Effect } from "effect"
+import { PROJECTION_TABLES } from "./Mysql.ts"
 
 /** SUM(count) of a rollup table. */
 export const sumOf = (sql: MysqlClient.MysqlClient, table: string) =>
@@ -213,7 +112,7 @@ export interface TableChecksum {
  * batches (see `sumDrift`).
  */
 export const checksums = (sql: MysqlClient.MysqlClient) =>
-  Effect.forEach(Mysql.PROJECTION_TABLES, (table) =>
+  Effect.forEach(PROJECTION_TABLES, (table) =>
     Effect.gen(function* () {
       const columns = yield* sql<{ name: string; type: string }>`
         SELECT column_name AS name, data_type AS type FROM information_schema.columns

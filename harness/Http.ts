@@ -1,14 +1,17 @@
 /**
- * The runner's own HTTP requests to the API (`/health`, `/metrics`). Every answered one is
- * counted: it is logged by the API like any other request, so it belongs in the ledger.
+ * A harness's own HTTP requests to the API (`/health`, `/metrics`). Every answered one is
+ * counted in the `Probes` given: it is logged by the API like any other request, so a drill's
+ * ledger counts it.
  */
 import * as http from "node:http"
-import { Duration, Effect, Schedule } from "effect"
-import { DrillError } from "./Errors.ts"
+import { Duration, Effect, Schedule, Schema } from "effect"
+import { HarnessError } from "./Errors.ts"
 
 export interface Probes {
   /** Requests of the runner that the API answered (any status). */
   answered: number
+  /** The user agent of these requests (default `apimon-drills/probe`). */
+  readonly userAgent?: string
 }
 
 export interface HttpAnswer {
@@ -22,7 +25,7 @@ export const get = (probes: Probes, url: string, timeoutMs = 10_000) =>
 
 /** One request with a fresh connection (a JSON body if given); counted in `probes` when answered. */
 export const send = (probes: Probes, method: string, url: string, body: unknown, timeoutMs = 10_000) =>
-  Effect.async<HttpAnswer, DrillError>((resume) => {
+  Effect.async<HttpAnswer, HarnessError>((resume) => {
     const payload = body === undefined ? undefined : JSON.stringify(body)
     const request = http.request(
       url,
@@ -30,7 +33,7 @@ export const send = (probes: Probes, method: string, url: string, body: unknown,
         method,
         agent: false,
         headers: {
-          "user-agent": "apimon-drills/probe",
+          "user-agent": probes.userAgent ?? "apimon-drills/probe",
           connection: "close",
           ...(payload === undefined
             ? {}
@@ -50,37 +53,43 @@ export const send = (probes: Probes, method: string, url: string, body: unknown,
           )
         })
         response.on("error", (e) =>
-          resume(Effect.fail(new DrillError({ message: `${method} ${url}: ${e.message}` }))),
+          resume(Effect.fail(new HarnessError({ message: `${method} ${url}: ${e.message}` }))),
         )
       },
     )
     request.setTimeout(timeoutMs, () => request.destroy(new Error("timeout")))
     request.on("error", (e) =>
-      resume(Effect.fail(new DrillError({ message: `${method} ${url}: ${e.message}` }))),
+      resume(Effect.fail(new HarnessError({ message: `${method} ${url}: ${e.message}` }))),
     )
     request.end(payload)
     return Effect.sync(() => request.destroy())
   })
 
-/** `/metrics` as JSON. */
-export interface MetricsReport {
-  readonly requests: { readonly total: number; readonly serverErrors: number; readonly clientErrors: number }
-  readonly publisher: {
-    readonly accepted: number
-    readonly sent: number
-    readonly failed: number
-    readonly dropped: number
-    readonly queued: number
-  }
-  readonly unloggedRequests: number
-}
+/** The part of the API's `/metrics` (JSON) the harness reads. */
+export const MetricsReport = Schema.Struct({
+  requests: Schema.Struct({ total: Schema.Number, serverErrors: Schema.Number, clientErrors: Schema.Number }),
+  publisher: Schema.Struct({
+    accepted: Schema.Number,
+    sent: Schema.Number,
+    failed: Schema.Number,
+    dropped: Schema.Number,
+    queued: Schema.Number,
+  }),
+  unloggedRequests: Schema.Number,
+})
+export type MetricsReport = typeof MetricsReport.Type
 
+const decodeMetrics = Schema.decodeUnknown(Schema.parseJson(MetricsReport))
+
+/** `/metrics`, decoded. */
 export const metrics = (probes: Probes, baseUrl: string) =>
   Effect.flatMap(get(probes, `${baseUrl}/metrics`, 30_000), (answer) =>
-    Effect.try({
-      try: () => JSON.parse(answer.body) as MetricsReport,
-      catch: () => new DrillError({ message: `/metrics is not JSON: ${answer.body.slice(0, 200)}` }),
-    }),
+    decodeMetrics(answer.body).pipe(
+      Effect.mapError(
+        (e) =>
+          new HarnessError({ message: `/metrics: ${e.message}: ${answer.body.slice(0, 200)}`, cause: e }),
+      ),
+    ),
   )
 
 /** Polls `/health` until it answers 200. */
@@ -89,13 +98,13 @@ export const waitHealthy = (probes: Probes, baseUrl: string, timeout: Duration.D
     Effect.flatMap((a) =>
       a.status === 200
         ? Effect.void
-        : Effect.fail(new DrillError({ message: `/health answered ${a.status}` })),
+        : Effect.fail(new HarnessError({ message: `/health answered ${a.status}` })),
     ),
     Effect.retry(Schedule.spaced("200 millis")),
     Effect.timeoutFail({
       duration: timeout,
       onTimeout: () =>
-        new DrillError({
+        new HarnessError({
           message: `${baseUrl}/health did not answer 200 within ${Duration.format(Duration.decode(timeout))}`,
         }),
     }),

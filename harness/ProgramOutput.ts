@@ -1,0 +1,150 @@
+/**
+ * What the harness reads of a program's output, each read in one place:
+ *
+ * - `readProducerTotals`: the producer's final figures. Today they are parsed out of its human
+ *   progress line (`done produced N | sent N | failed N | dropped N | queued N | N events/s`);
+ *   when the producer prints them as JSON for machines, this is the one function to change.
+ * - `readSimulatorSummary`: the simulator's `--json` summary, decoded with a Schema of the
+ *   fields the harness uses (the program's own `SimulatorSummary` schema can replace it here).
+ * - `readPublisherFinal`: the API's publisher figures as it closed (its JSON log line
+ *   "publisher: closed", with `LOG_FORMAT=json`).
+ * - `logEntries`: a program's JSON log lines.
+ */
+import { readFileSync } from "node:fs"
+import { Effect, Option, Schema } from "effect"
+import { HarnessError, messageOf } from "./Errors.ts"
+
+// ---------------------------------------------------------------------------------------------
+// The producer
+
+export interface ProducerTotals {
+  readonly produced: number
+  readonly sent: number
+  readonly failed: number
+  readonly dropped: number
+  readonly queued: number
+  /** Events sent per second over the whole run. */
+  readonly eventsPerSecond: number
+}
+
+const intOf = (s: string | undefined) => Number((s ?? "0").replace(/,/g, ""))
+
+const FINAL_LINE =
+  /^done produced ([\d,]+) \| sent ([\d,]+) \| failed ([\d,]+) \| dropped ([\d,]+) \| queued ([\d,]+) \| ([\d,]+) events\/s/
+
+/** The producer's final figures among its output lines, if it printed them. */
+export const readProducerTotals = (lines: ReadonlyArray<string>): Option.Option<ProducerTotals> => {
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const m = FINAL_LINE.exec(lines[i]!)
+    if (m !== null)
+      return Option.some({
+        produced: intOf(m[1]),
+        sent: intOf(m[2]),
+        failed: intOf(m[3]),
+        dropped: intOf(m[4]),
+        queued: intOf(m[5]),
+        eventsPerSecond: intOf(m[6]),
+      })
+  }
+  return Option.none()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The simulator
+
+const Count = Schema.Number
+const Counts = Schema.Record({ key: Schema.String, value: Count })
+
+/** The fields of the simulator's `--json` summary that the harness reads. */
+export const SimulatorSummary = Schema.Struct({
+  achievedRate: Schema.Number,
+  counts: Schema.Struct({
+    sent: Count,
+    serverErrors: Count,
+    failed: Count,
+    timeouts: Count,
+    missed: Count,
+    unfinished: Count,
+  }),
+  statusCodes: Counts,
+  errors: Counts,
+  latencyMs: Schema.Struct({ p50: Schema.Number, p99: Schema.Number }),
+})
+export type SimulatorSummary = typeof SimulatorSummary.Type
+
+// every other field of the summary is kept as it is (the bench's --json keeps the whole summary)
+const decodeSummary = Schema.decodeUnknown(Schema.parseJson(SimulatorSummary), {
+  onExcessProperty: "preserve",
+})
+
+/** The simulator's `--json FILE`, decoded. */
+export const readSimulatorSummary = (file: string) =>
+  Effect.try({
+    try: () => readFileSync(file, "utf8"),
+    catch: (cause) =>
+      new HarnessError({ message: `no simulator summary in ${file}: ${messageOf(cause)}`, cause }),
+  }).pipe(
+    Effect.flatMap((text) =>
+      decodeSummary(text).pipe(
+        Effect.mapError(
+          (e) => new HarnessError({ message: `the simulator summary ${file}: ${e.message}`, cause: e }),
+        ),
+      ),
+    ),
+  )
+
+// ---------------------------------------------------------------------------------------------
+// JSON logs (LOG_FORMAT=json)
+
+/** A structured log line of a program run with LOG_FORMAT=json. */
+export interface LogEntry {
+  readonly level: string
+  readonly message: string
+  readonly fields: ReadonlyArray<unknown>
+  readonly timestamp: string
+}
+
+/** The JSON log entries among the lines. */
+export const logEntries = (lines: ReadonlyArray<string>): Array<LogEntry> => {
+  const out: Array<LogEntry> = []
+  for (const line of lines) {
+    if (!line.startsWith("{")) continue
+    try {
+      const parsed: unknown = JSON.parse(line)
+      if (typeof parsed !== "object" || parsed === null || !("logLevel" in parsed)) continue
+      const raw = Reflect.get(parsed, "message")
+      const parts: Array<unknown> = Array.isArray(raw) ? raw : [raw]
+      out.push({
+        level: String(Reflect.get(parsed, "logLevel")),
+        message: String(parts[0]),
+        fields: parts.slice(1),
+        timestamp: String(Reflect.get(parsed, "timestamp")),
+      })
+    } catch {
+      // not a log line
+    }
+  }
+  return out
+}
+
+export interface PublisherFinal {
+  readonly accepted: number
+  readonly sent: number
+  readonly failed: number
+  readonly dropped: number
+}
+
+const PublisherFigures = Schema.Struct({
+  accepted: Schema.Number,
+  sent: Schema.Number,
+  failed: Schema.Number,
+  dropped: Schema.Number,
+})
+
+/** The API's publisher figures as it closed ("publisher: closed", logged after the final flush). */
+export const readPublisherFinal = (lines: ReadonlyArray<string>): Option.Option<PublisherFinal> => {
+  const entry = logEntries(lines).find((e) => e.message === "publisher: closed")
+  return entry === undefined
+    ? Option.none()
+    : Option.getRight(Schema.decodeUnknownEither(PublisherFigures)(entry.fields[0]))
+}
