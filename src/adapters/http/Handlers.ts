@@ -16,7 +16,8 @@ import {
 } from "../../domain/Api.ts"
 import { OrderId, ProductId, orderId, productId, Sku, skuOf, UserId, userId } from "../../domain/Catalogue.ts"
 import { Publisher } from "../Publisher.ts"
-import { CatalogueStore, keyOf, type PageOf, type PageRequest } from "./CatalogueStore.ts"
+import { keyOf, type PageOf, type PageRequest } from "../../domain/Shop.ts"
+import { CatalogueStore } from "./CatalogueStore.ts"
 import { PROMETHEUS_CONTENT_TYPE, RequestMetrics, toPrometheus, toReport } from "./RequestMetrics.ts"
 
 /** Decodes a cursor for a list of ids of one kind; a foreign or forged cursor is a 422. */
@@ -75,7 +76,7 @@ export const UsersLive = HttpApiBuilder.group(Api, "users", (handlers) =>
         store
           .createUser(payload)
           .pipe(
-            Effect.catchTag("EmailTaken", () =>
+            Effect.catchTag("EmailTakenError", () =>
               Effect.fail(
                 new ConflictError({ message: "email already registered", details: { email: payload.email } }),
               ),
@@ -134,9 +135,9 @@ export const OrdersLive = HttpApiBuilder.group(Api, "orders", (handlers) =>
       .handle("create", ({ payload }) =>
         store.placeOrder(payload).pipe(
           Effect.catchTags({
-            UnknownUser: (e) => Effect.fail(notFound("user", { userId: e.id })),
-            UnknownProducts: (e) => Effect.fail(notFound("product", { productIds: e.ids })),
-            InsufficientStock: (e) =>
+            UnknownUserError: (e) => Effect.fail(notFound("user", { userId: e.id })),
+            UnknownProductsError: (e) => Effect.fail(notFound("product", { productIds: e.ids })),
+            InsufficientStockError: (e) =>
               Effect.fail(
                 new ConflictError({ message: "insufficient stock", details: { shortages: e.shortages } }),
               ),
@@ -146,8 +147,8 @@ export const OrdersLive = HttpApiBuilder.group(Api, "orders", (handlers) =>
       .handle("cancel", ({ path }) =>
         store.cancelOrder(path.id).pipe(
           Effect.catchTags({
-            UnknownOrder: () => Effect.fail(notFound("order", { id: path.id })),
-            AlreadyCancelled: () =>
+            UnknownOrderError: () => Effect.fail(notFound("order", { id: path.id })),
+            AlreadyCancelledError: () =>
               Effect.fail(
                 new ConflictError({ message: "order already cancelled", details: { id: path.id } }),
               ),
@@ -179,8 +180,8 @@ export const InventoryLive = HttpApiBuilder.group(Api, "inventory", (handlers) =
       .handle("update", ({ path, payload }) =>
         store.updateInventory(path.sku, payload).pipe(
           Effect.catchTags({
-            UnknownSku: () => Effect.fail(notFound("sku", { sku: path.sku })),
-            NegativeStock: (e) =>
+            UnknownSkuError: () => Effect.fail(notFound("sku", { sku: path.sku })),
+            NegativeStockError: (e) =>
               Effect.fail(
                 new ConflictError({
                   message: "stock would go negative",
