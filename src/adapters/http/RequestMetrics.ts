@@ -75,16 +75,7 @@ export const make = Effect.gen(function* () {
         const key = `${o.method} ${o.route}`
         let e = endpoints.get(key)
         if (e === undefined) {
-          e = {
-            method: o.method,
-            route: o.route,
-            count: 0,
-            clientErrors: 0,
-            serverErrors: 0,
-            sumMs: 0,
-            maxMs: 0,
-            histogram: emptyHistogram(),
-          }
+          e = { ...emptyTotals, method: o.method, route: o.route, histogram: emptyHistogram() }
           endpoints.set(key, e)
         }
         e.count += 1
