@@ -44,7 +44,7 @@ const serve = (chaos: Chaos.ChaosSettings, logging: boolean, service: string) =>
     Effect.gen(function* () {
       const { app, templates } = yield* Routing.app(chaos)
       if (!logging) return HttpServer.serve(app)
-      return HttpServer.serve(app, yield* RequestLog.make({ service, routeOf: templates.templateOf }))
+      return HttpServer.serve(app, yield* RequestLog.make({ service, templates }))
     }),
   ).pipe(Layer.provide(HttpApiBuilder.Router.Live))
 

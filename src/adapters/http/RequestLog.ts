@@ -15,8 +15,9 @@
  *   interruption or a defect;
  * - the message: the one the typed error carries (`ErrorAnswers.ErrorAnswer`), else what an
  *   interruption means (499, 503), else `HTTP <status>`; errors never carry request values;
- * - the endpoint: the route template the router finds for the request (`routeOf`), or
- *   `(unmatched)`;
+ * - the endpoint: the route template the router matched, told by the per-route middleware
+ *   (`MatchedRoute`, one cell per request, one writer); for a request no route took, the template
+ *   its path has under other methods (405, `RouteTemplates`), else `(unmatched)`;
  * - the user agent, the only header that enters the event; neither the query string nor the
  *   body is read here.
  *
@@ -31,7 +32,9 @@ import { REQUEST_ID_HEADER, requestIdOf, UNMATCHED } from "../../domain/RequestL
 import { make as makeEvent, methodOf } from "../../domain/RequestEvent.ts"
 import { Publisher } from "../Publisher.ts"
 import { ErrorAnswer } from "./ErrorAnswers.ts"
+import * as MatchedRoute from "./MatchedRoute.ts"
 import { RequestMetrics } from "./RequestMetrics.ts"
+import type { RouteTemplates } from "./RouteTemplates.ts"
 
 /** One answered request: everything its event and its metrics need. */
 export interface AnsweredRequest {
@@ -50,8 +53,8 @@ export interface AnsweredRequest {
 export interface LoggingOptions {
   /** The event's `service`. */
   readonly service: string
-  /** The route template of a request (`RouteTemplates.templateOf`); none: `(unmatched)`. */
-  readonly routeOf: (request: HttpServerRequest.HttpServerRequest) => Effect.Effect<Option.Option<string>>
+  /** The templates of the app's routes, for requests no route took. */
+  readonly templates: RouteTemplates
 }
 
 const interruptionMessage = (status: number) =>
@@ -74,11 +77,28 @@ const outcomeOf = <E>(
       }),
   })
 
+/** The template routing told, else the one the path has under other methods (405), if any. */
+const routeOfWith =
+  (templates: RouteTemplates) =>
+  (request: HttpServerRequest.HttpServerRequest, matched: MatchedRoute.MatchedRouteCell) =>
+    Effect.flatMap(
+      matched.told,
+      Option.match({
+        onSome: (template) => Effect.succeed(Option.some(template)),
+        onNone: () =>
+          Effect.map(
+            templates.elsewhere(request),
+            Option.map((e) => e.template),
+          ),
+      }),
+    )
+
 /** The middleware, over the `Publisher` and `RequestMetrics` of its context. */
 export const make = (options: LoggingOptions) =>
   Effect.gen(function* () {
     const publisher = yield* Publisher
     const metrics = yield* RequestMetrics
+    const routeOf = routeOfWith(options.templates)
 
     const record = (answered: AnsweredRequest) =>
       Effect.gen(function* () {
@@ -113,10 +133,11 @@ export const make = (options: LoggingOptions) =>
         yield* HttpApp.appendPreResponseHandler((_, response) =>
           Effect.succeed(HttpServerResponse.setHeader(response, REQUEST_ID_HEADER, requestId)),
         )
-        const exit = yield* Effect.exit(httpApp)
+        const matched = yield* MatchedRoute.make
+        const exit = yield* Effect.exit(Effect.provideService(httpApp, MatchedRoute.MatchedRoute, matched))
         const endNanos = yield* Clock.currentTimeNanos
         const { status, message } = yield* outcomeOf(exit)
-        const route = yield* options.routeOf(request)
+        const route = yield* routeOf(request, matched)
         yield* record({
           requestId,
           method: request.method,

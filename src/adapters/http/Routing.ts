@@ -4,9 +4,10 @@
  * failure (`ErrorAnswers.ts`).
  *
  * The route middleware runs inside each matched route, before the path, query and body are
- * decoded: it refuses a declared body over the limit, applies chaos (latency, injected failures)
- * to the route's template (`HttpRouter.RouteContext`), and buffers a chunked body within the
- * limit (`RequestBody.ts`).
+ * decoded: it tells the route's template (`HttpRouter.RouteContext`) to the request log
+ * (`MatchedRoute.ts`, so a request that fails decoding still has its template), refuses a
+ * declared body over the limit, applies chaos (latency, injected failures) to the template, and
+ * buffers a chunked body within the limit (`RequestBody.ts`).
  *
  * This replaces `HttpApiBuilder.httpApp`, whose error encoder turns every failure into a
  * response and so hides the typed error from the request log; the API declares no
@@ -17,6 +18,7 @@ import { Effect } from "effect"
 import type * as Chaos from "./Chaos.ts"
 import { inject } from "./Chaos.ts"
 import { answerFailure } from "./ErrorAnswers.ts"
+import * as MatchedRoute from "./MatchedRoute.ts"
 import { refuseDeclaredOverLimit, withChunkedBodyBuffered } from "./RequestBody.ts"
 import * as RouteTemplates from "./RouteTemplates.ts"
 
@@ -27,6 +29,7 @@ export const routeMiddleware =
     Effect.gen(function* () {
       const context = yield* HttpRouter.RouteContext
       const request = yield* HttpServerRequest.HttpServerRequest
+      yield* MatchedRoute.tell(context.route.path)
       yield* refuseDeclaredOverLimit(request)
       yield* inject(chaos, request.method, context.route.path)
       return yield* withChunkedBodyBuffered(request, handler)
@@ -34,7 +37,7 @@ export const routeMiddleware =
 
 export interface ServedApp {
   readonly app: HttpApp.Default<unknown, HttpRouter.HttpRouter.DefaultServices>
-  /** The templates of the app's routes, matched by the same router rules. */
+  /** Where a request no route took would have gone under other methods (the same router rules). */
   readonly templates: RouteTemplates.RouteTemplates
 }
 
