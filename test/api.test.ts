@@ -5,10 +5,14 @@
  */
 import {
   HttpApiClient,
+  HttpApiSchema,
   HttpClient,
   HttpClientRequest,
   type HttpClientResponse,
   type HttpMethod,
+  HttpRouter,
+  HttpServerRequest,
+  HttpServerResponse,
 } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { describe, expect, it, layer } from "@effect/vitest"
@@ -34,24 +38,24 @@ import { escapeLabel } from "../src/adapters/http/RequestMetrics.ts"
 import * as Memory from "../src/adapters/memory/Memory.ts"
 import { MemoryBroker } from "../src/adapters/memory/MemoryBroker.ts"
 import { makeBatching, Publisher } from "../src/adapters/Publisher.ts"
+import * as MatchedRoute from "../src/adapters/http/MatchedRoute.ts"
+import { decodeCursor, encodeCursor } from "../src/adapters/http/Paging.ts"
+import * as RouteTemplates from "../src/adapters/http/RouteTemplates.ts"
 import {
   Api,
   ApiErrorBody,
+  ApiErrors,
+  ApiErrorWire,
   ConflictError,
-  decodeCursor,
-  encodeCursor,
-  makeRouteMatcher,
   MAX_BODY_BYTES,
   MetricsReport,
   NotFoundError,
-  normalisePath,
-  routesOf,
-  UNMATCHED,
-  validRequestId,
+  statusOf,
 } from "../src/domain/Api.ts"
 import { type OrderId, type ProductId, type Sku, type UserId, userId } from "../src/domain/Catalogue.ts"
 import { timestampOf, type EventId } from "../src/domain/EventId.ts"
 import { decodeJson, type RequestEvent } from "../src/domain/RequestEvent.ts"
+import { UNMATCHED, validRequestId } from "../src/domain/RequestLabels.ts"
 import { defaultMap } from "../src/domain/TopicMap.ts"
 
 // ---------------------------------------------------------------------------------------------
@@ -147,53 +151,80 @@ const withId = (id: string) => HttpClientRequest.setHeader("x-request-id", id)
 // ---------------------------------------------------------------------------------------------
 
 describe("contract helpers", () => {
-  const match = makeRouteMatcher([...routesOf(Api), { method: "GET", path: "/docs" }])
+  const ok = Effect.succeed(HttpServerResponse.empty())
+  const router = HttpRouter.empty.pipe(
+    HttpRouter.get("/users", ok),
+    HttpRouter.post("/users", ok),
+    HttpRouter.get("/users/:id", ok),
+    HttpRouter.post("/users/search", ok),
+    HttpRouter.get("/orders/:id", ok),
+    HttpRouter.del("/orders/:id", ok),
+  )
+  const request = (method: string, url: string) =>
+    HttpServerRequest.fromWeb(new Request(`http://localhost${url}`, { method }))
 
-  it("the route table lists every endpoint of the contract", () => {
-    const routes = routesOf(Api).map((r) => `${r.method} ${r.path}`)
-    expect(routes.sort()).toEqual(
-      [
-        "GET /users",
-        "GET /users/:id",
-        "POST /users",
-        "GET /products",
-        "GET /products/:id",
-        "GET /orders",
-        "GET /orders/:id",
-        "POST /orders",
-        "DELETE /orders/:id",
-        "GET /inventory",
-        "GET /inventory/:sku",
-        "PATCH /inventory/:sku",
-        "GET /health",
-        "GET /metrics",
-      ].sort(),
+  it.effect("route templates: a path no route took under its method names its template elsewhere", () =>
+    Effect.gen(function* () {
+      const templates = yield* RouteTemplates.fromRouter(router)
+      const elsewhere = (method: string, url: string) =>
+        Effect.map(templates.elsewhere(request(method, url)), Option.getOrUndefined)
+      expect(yield* elsewhere("PUT", "/users")).toEqual({
+        template: "/users",
+        allow: ["GET", "HEAD", "POST"],
+      })
+      expect(yield* elsewhere("PROPFIND", "/orders/ord_0001?x=1")).toEqual({
+        template: "/orders/:id",
+        allow: ["DELETE", "GET", "HEAD"],
+      })
+      // the router's rules: case, duplicate and trailing slashes, path parameters
+      expect((yield* elsewhere("PUT", "//USERS/abc/"))?.template).toBe("/users/:id")
+      expect((yield* elsewhere("PATCH", "/users/abc;jsessionid=1"))?.template).toBe("/users/:id")
+      // static segments win over parameters
+      expect(yield* elsewhere("PUT", "/users/search")).toEqual({ template: "/users/search", allow: ["POST"] })
+      expect(yield* elsewhere("PUT", "/users/a/b")).toBeUndefined()
+      expect(yield* elsewhere("GET", "/nope")).toBeUndefined()
+      expect(yield* elsewhere("PUT", `/users/${"x".repeat(101)}`)).toBeUndefined()
+      expect(yield* elsewhere("PUT", "/%E0%A4%A")).toBeUndefined()
+    }),
+  )
+
+  it.effect(
+    "the matched route is told once, to the request's cell; without a listener telling does nothing",
+    () =>
+      Effect.gen(function* () {
+        const cell = yield* MatchedRoute.make
+        expect(yield* cell.told).toEqual(Option.none())
+        yield* Effect.provideService(
+          Effect.zipRight(MatchedRoute.tell("/users/:id"), MatchedRoute.tell("/other")),
+          MatchedRoute.MatchedRoute,
+          cell,
+        )
+        expect(yield* cell.told).toEqual(Option.some("/users/:id"))
+        yield* MatchedRoute.tell("/nobody-listens")
+      }),
+  )
+
+  it("errors are declared once: each tag has one wire form and one status", () => {
+    const statuses = Object.fromEntries(
+      Object.entries(ApiErrors).map(([tag, schema]) => [tag, HttpApiSchema.getStatusError(schema)]),
     )
-  })
-
-  it("the matcher follows the router's path rules and lists the allowed methods", () => {
-    expect(match("/users/usr_0001")).toEqual({ template: "/users/:id", allow: ["GET", "HEAD"] })
-    expect(match("/users")).toEqual({ template: "/users", allow: ["GET", "HEAD", "POST"] })
-    expect(match("/orders/ord_0001?x=1")).toEqual({
-      template: "/orders/:id",
-      allow: ["DELETE", "GET", "HEAD"],
+    expect(statuses).toEqual({
+      BadRequestError: 400,
+      ValidationError: 422,
+      NotFoundError: 404,
+      MethodNotAllowedError: 405,
+      ConflictError: 409,
+      PayloadTooLargeError: 413,
+      InternalError: 500,
+      ServiceUnavailableError: 503,
     })
-    expect(match("//USERS/abc/")?.template).toBe("/users/:id")
-    expect(match("/users/abc;jsessionid=1")?.template).toBe("/users/:id")
-    expect(match("/users/a/b")).toBeUndefined()
-    expect(match("/nope")).toBeUndefined()
-    expect(match(`/users/${"x".repeat(101)}`)).toBeUndefined()
-    expect(match("/%E0%A4%A")).toBeUndefined()
-    expect(normalisePath("/a//b/?q")).toBe("/a/b")
-  })
-
-  it("static segments win over parameters", () => {
-    const m = makeRouteMatcher([
-      { method: "GET", path: "/users/:id" },
-      { method: "POST", path: "/users/search" },
-    ])
-    expect(m("/users/search")).toEqual({ template: "/users/search", allow: ["POST"] })
-    expect(m("/users/usr_1")?.template).toBe("/users/:id")
+    for (const tag of Object.keys(ApiErrors)) {
+      const error = Schema.decodeUnknownSync(ApiErrorWire)({ error: tag, message: "m", details: { a: 1 } })
+      expect(error._tag).toBe(tag)
+      expect(statusOf(error)).toBe(statuses[tag])
+      expect(Schema.encodeSync(ApiErrorWire)(error)).toEqual({ error: tag, message: "m", details: { a: 1 } })
+    }
+    expect(statusOf(new NotFoundError({ message: "x" }))).toBe(404)
   })
 
   it("cursors are opaque and round-trip; forged ones decode to nothing", () => {
@@ -493,6 +524,19 @@ layer(serverWith(capturing), { excludeTestServices: true })("the API through the
       )
       expect(Object.keys(doc.paths["/orders/{id}"]!).sort()).toEqual(["delete", "get"])
       expect(Object.keys(doc.paths["/inventory/{sku}"]!).sort()).toEqual(["get", "patch"])
+      // decoding failures are answered 422: the platform's 400 decode error is not documented
+      expect(spec.text).not.toContain("HttpApiDecodeError")
+      expect(doc.paths["/users"]!.post).toMatchObject({
+        responses: {
+          400: {
+            description: "Malformed request",
+            content: { "application/json": { schema: { $ref: "#/components/schemas/BadRequestError" } } },
+          },
+          422: {
+            content: { "application/json": { schema: { $ref: "#/components/schemas/ValidationError" } } },
+          },
+        },
+      })
       const docs = yield* send(HttpClientRequest.get("/docs"))
       expect(docs.status).toBe(200)
       expect(docs.headers["content-type"]).toMatch(/text\/html/)
@@ -522,7 +566,7 @@ layer(serverWith(capturing), { excludeTestServices: true })("bad input", (it) =>
           HttpClientRequest.bodyText('{"name": "x",', "application/json"),
         ),
       )
-      expectError(reply, 400, "BadRequest")
+      expectError(reply, 400, "BadRequestError")
     }),
   )
 
@@ -581,7 +625,7 @@ layer(serverWith(capturing), { excludeTestServices: true })("bad input", (it) =>
           HttpClientRequest.post("/users").pipe(HttpClientRequest.bodyText(big, "application/json")),
         ),
         413,
-        "PayloadTooLarge",
+        "PayloadTooLargeError",
       )
       const chunk = new Uint8Array(256 * 1024).fill(32)
       expectError(
@@ -593,7 +637,7 @@ layer(serverWith(capturing), { excludeTestServices: true })("bad input", (it) =>
           ),
         ),
         413,
-        "PayloadTooLarge",
+        "PayloadTooLargeError",
       )
       // just under the limit: read and decoded (padding is JSON whitespace)
       const padded = `${JSON.stringify({ name: "Pad", email: `${freshId("pad")}@example.com` })}${" ".repeat(MAX_BODY_BYTES - 200)}`
@@ -620,15 +664,19 @@ layer(serverWith(capturing), { excludeTestServices: true })("bad input", (it) =>
 
   it.effect("an unknown route is 404, a wrong method 405 with Allow", () =>
     Effect.gen(function* () {
-      expectError(yield* send(HttpClientRequest.get("/nope")), 404, "NotFound")
-      expectError(yield* send(HttpClientRequest.get("/users/usr_0001/extra")), 404, "NotFound")
+      expectError(yield* send(HttpClientRequest.get("/nope")), 404, "NotFoundError")
+      expectError(yield* send(HttpClientRequest.get("/users/usr_0001/extra")), 404, "NotFoundError")
       const put = yield* send(postJson("/users", {}).pipe(HttpClientRequest.setMethod("PUT")))
-      expectError(put, 405, "MethodNotAllowed")
+      expectError(put, 405, "MethodNotAllowedError")
       expect(put.headers.allow).toBe("GET, HEAD, POST")
       const del = yield* send(HttpClientRequest.del("/products/prd_0001"))
-      expectError(del, 405, "MethodNotAllowed")
+      expectError(del, 405, "MethodNotAllowedError")
       expect(del.headers.allow).toBe("GET, HEAD")
-      expectError(yield* send(HttpClientRequest.options("/inventory/SKU-00001")), 405, "MethodNotAllowed")
+      expectError(
+        yield* send(HttpClientRequest.options("/inventory/SKU-00001")),
+        405,
+        "MethodNotAllowedError",
+      )
     }),
   )
 
@@ -1033,6 +1081,7 @@ const chaos: Chaos.ChaosSettings = {
   overrides: {
     "GET /products/:id": { medianMs: 40, p99Ms: 40, failureRate: 0 },
     "GET /users/:id": { medianMs: 0 },
+    "GET /orders/:id": { medianMs: 10_000, p99Ms: 10_000, failureRate: 0 },
   },
 }
 
@@ -1045,7 +1094,7 @@ layer(serverWith(capturing, { chaos }), { excludeTestServices: true })("with cha
         const reply = yield* send(HttpClientRequest.get("/users/usr_0001").pipe(withId(id)))
         statuses.add(reply.status)
         const body = decodeErrorBody(reply.text)
-        expect(["ServiceUnavailable", "InternalError"]).toContain(body.error)
+        expect(["ServiceUnavailableError", "InternalError"]).toContain(body.error)
         const [event] = yield* eventsOf(id)
         expect(event!.level).toBe("ERROR")
         expect(event!.message).toMatch(/^injected failure/)
@@ -1065,6 +1114,27 @@ layer(serverWith(capturing, { chaos }), { excludeTestServices: true })("with cha
       const [event] = yield* eventsOf(id)
       expect(event!.responseTimeMs).toBeGreaterThanOrEqual(39)
       expect(event!.responseTimeMs).toBeLessThanOrEqual(ms + 1)
+    }),
+  )
+
+  it.effect("a request the client gives up on is logged once, as 499", () =>
+    Effect.gen(function* () {
+      // GET /orders/:id waits 10 s here; the client hangs up long before. A request that the
+      // client dropped before it was sent leaves no event: then it tries again with a new id.
+      for (let attempt = 1; attempt <= 5; attempt++) {
+        const id = freshId("gone")
+        yield* send(HttpClientRequest.get("/orders/ord_0001").pipe(withId(id))).pipe(
+          Effect.timeout("300 millis"),
+          Effect.ignore,
+        )
+        const events = yield* Effect.either(eventsOf(id))
+        if (Either.isLeft(events)) continue
+        expect(events.right.map((e) => [e.endpoint, e.statusCode, e.level, e.message])).toEqual([
+          ["/orders/:id", 499, "WARN", "client closed the request"],
+        ])
+        return
+      }
+      expect.fail("no request reached the server in 5 attempts")
     }),
   )
 })

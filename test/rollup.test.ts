@@ -6,12 +6,15 @@ import {
   BUCKETS,
   boundsOf,
   bucketOf,
+  emptyTotals,
   exactPercentile,
   histogramOf,
   hourlyOf,
   hourOf,
+  latencySummaryOf,
   mergeHistograms,
   mergeRollups,
+  mergeTotals,
   minuteOf,
   percentile,
   rollupKeyString,
@@ -161,5 +164,47 @@ describe("hour rollups", () => {
       expect(r.sumMs).toBeCloseTo(want.sumMs, 6)
     }
     expect(hourly.reduce((n, r) => n + r.count, 0)).toBe(6000)
+  })
+})
+
+describe("endpoint totals", () => {
+  it("merge by adding counts, sums and histograms and keeping the max; the summary reads them", () => {
+    const a = {
+      count: 2,
+      clientErrors: 1,
+      serverErrors: 0,
+      sumMs: 30,
+      maxMs: 20,
+      histogram: histogramOf([10, 20]),
+    }
+    const b = {
+      count: 1,
+      clientErrors: 0,
+      serverErrors: 1,
+      sumMs: 90,
+      maxMs: 90,
+      histogram: histogramOf([90]),
+    }
+    const all = [a, b].reduce(mergeTotals, emptyTotals)
+    expect(all).toEqual({
+      count: 3,
+      clientErrors: 1,
+      serverErrors: 1,
+      sumMs: 120,
+      maxMs: 90,
+      histogram: histogramOf([10, 20, 90]),
+    })
+    const summary = latencySummaryOf(all)
+    expect(summary.mean).toBe(40)
+    expect(summary.max).toBe(90)
+    expect(withinBound(summary.p50!, 20)).toBe(true)
+    expect(summary.p99).toBeLessThanOrEqual(90)
+    expect(latencySummaryOf(emptyTotals)).toEqual({
+      p50: undefined,
+      p95: undefined,
+      p99: undefined,
+      max: 0,
+      mean: undefined,
+    })
   })
 })

@@ -2,6 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Either } from "effect"
 import * as fc from "fast-check"
 import { defaultSize } from "../src/domain/Catalogue.ts"
+import { UNMATCHED } from "../src/domain/RequestLabels.ts"
 import { defaultProfiles } from "../src/domain/Traffic.ts"
 import * as Workload from "../src/domain/Workload.ts"
 
@@ -204,7 +205,7 @@ describe("request mix", () => {
     )
     for (const r of bad) {
       if (r.bad === "malformed-json") expect(() => JSON.parse(r.body!)).toThrow()
-      if (r.bad === "unknown-route") expect(r.endpoint).toBe(Workload.UNMATCHED)
+      if (r.bad === "unknown-route") expect(r.endpoint).toBe(UNMATCHED)
       if (r.bad === "unknown-id" && r.body === undefined)
         expect(r.path).toMatch(/\/(usr_|prd_|ord_|SKU-)9\d{6}$/)
     }

@@ -5,7 +5,7 @@
  */
 import { Context, Data, type Effect } from "effect"
 import type { RequestEvent } from "../domain/RequestEvent.ts"
-import type { Histogram } from "../domain/Rollup.ts"
+import type { EndpointTotals } from "../domain/Rollup.ts"
 import type { PartitionOffset } from "./Subscription.ts"
 
 export interface StoreResult {
@@ -15,14 +15,9 @@ export interface StoreResult {
   readonly duplicates: number
 }
 
-export interface EndpointSummary {
+/** One endpoint's totals from the rollups. */
+export interface EndpointSummary extends EndpointTotals {
   readonly endpoint: string
-  readonly count: number
-  readonly serverErrors: number
-  readonly clientErrors: number
-  readonly sumMs: number
-  readonly maxMs: number
-  readonly histogram: Histogram
 }
 
 /** Totals from the rollups. */

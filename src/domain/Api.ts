@@ -8,13 +8,9 @@
  * typed client gets the same class back. A `message` never repeats the caller's input (ids, body
  * values, query values): those go to `details`. The message becomes the request's event message;
  * `details` stays in the response.
- *
- * Also here, because they follow from the contract alone: the route table and a matcher that
- * mirrors the router's path rules (for 405 and for the `(unmatched)` template), opaque list
- * cursors, and the rule for a caller's `x-request-id`.
  */
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
-import { Either, Encoding, Option, Schema } from "effect"
+import { Schema } from "effect"
 import {
   Category,
   Email,
@@ -41,81 +37,77 @@ const errorFields = {
 /** The JSON body of every error response. */
 export const ApiErrorBody = Schema.Struct({
   error: Schema.String,
-  message: Schema.String,
-  details: Schema.optional(Schema.Unknown),
+  ...errorFields,
 }).annotations({ identifier: "ApiErrorBody" })
 export type ApiErrorBody = typeof ApiErrorBody.Type
 
-interface ErrorClass<Tag extends string, A>
-  extends Schema.Schema<A, { readonly _tag: Tag; readonly message: string; readonly details?: unknown }> {}
-
-/** The wire form of an error class: `_tag` travels as `error`, with the status annotated. */
-const onTheWire = <Tag extends string, A>(
-  tag: Tag,
-  self: ErrorClass<Tag, A>,
-  status: number,
-  description: string,
-) =>
-  Schema.transform(Schema.Struct({ error: Schema.Literal(tag), ...errorFields }), self, {
-    strict: true,
-    decode: ({ error, ...rest }) => ({ ...rest, _tag: error }),
-    encode: ({ _tag, ...rest }) => ({ ...rest, error: _tag }),
-  }).annotations(HttpApiSchema.annotations({ status, description, identifier: tag }))
-
 /** Malformed request: a body that is not JSON, or that could not be read. */
-export class BadRequestError extends Schema.TaggedError<BadRequestError>()("BadRequest", errorFields) {}
+export class BadRequestError extends Schema.TaggedError<BadRequestError>()("BadRequestError", errorFields) {}
 /** Well-formed input that breaks the contract: wrong types, out-of-range values, bad ids. */
 export class ValidationError extends Schema.TaggedError<ValidationError>()("ValidationError", errorFields) {}
 /** An unknown resource, or a route that does not exist. */
-export class NotFoundError extends Schema.TaggedError<NotFoundError>()("NotFound", errorFields) {}
+export class NotFoundError extends Schema.TaggedError<NotFoundError>()("NotFoundError", errorFields) {}
 /** The route exists, the method does not (the response carries `Allow`). */
 export class MethodNotAllowedError extends Schema.TaggedError<MethodNotAllowedError>()(
-  "MethodNotAllowed",
+  "MethodNotAllowedError",
   errorFields,
 ) {}
 /** The request conflicts with the current state: insufficient stock, a taken email, a cancelled order. */
-export class ConflictError extends Schema.TaggedError<ConflictError>()("Conflict", errorFields) {}
+export class ConflictError extends Schema.TaggedError<ConflictError>()("ConflictError", errorFields) {}
 /** A request body over `MAX_BODY_BYTES`. */
 export class PayloadTooLargeError extends Schema.TaggedError<PayloadTooLargeError>()(
-  "PayloadTooLarge",
+  "PayloadTooLargeError",
   errorFields,
 ) {}
 /** An unexpected failure (a bug, or an injected failure when chaos is on). */
 export class InternalError extends Schema.TaggedError<InternalError>()("InternalError", errorFields) {}
 /** Temporarily unavailable (an injected failure when chaos is on, or shutting down). */
 export class ServiceUnavailableError extends Schema.TaggedError<ServiceUnavailableError>()(
-  "ServiceUnavailable",
+  "ServiceUnavailableError",
   errorFields,
 ) {}
 
-export const BadRequest = onTheWire("BadRequest", BadRequestError, 400, "Malformed request")
-export const Validation = onTheWire("ValidationError", ValidationError, 422, "Input breaks the contract")
-export const NotFound = onTheWire("NotFound", NotFoundError, 404, "Not found")
-export const MethodNotAllowed = onTheWire(
-  "MethodNotAllowed",
-  MethodNotAllowedError,
-  405,
-  "Method not allowed",
-)
-export const Conflict = onTheWire("Conflict", ConflictError, 409, "Conflicts with the current state")
-export const PayloadTooLarge = onTheWire("PayloadTooLarge", PayloadTooLargeError, 413, "Body too large")
-export const Internal = onTheWire("InternalError", InternalError, 500, "Internal error")
-export const ServiceUnavailable = onTheWire(
-  "ServiceUnavailable",
-  ServiceUnavailableError,
-  503,
-  "Service unavailable",
-)
+interface ErrorClass<Tag extends string, A>
+  extends Schema.Schema<A, { readonly _tag: Tag; readonly message: string; readonly details?: unknown }> {
+  readonly _tag: Tag
+}
 
-export type ApiError =
-  | BadRequestError
-  | ValidationError
-  | NotFoundError
-  | MethodNotAllowedError
-  | ConflictError
-  | PayloadTooLargeError
-  | InternalError
-  | ServiceUnavailableError
+/** The wire form of an error class: `_tag` travels as `error`, with the status annotated. */
+const onTheWire = <Tag extends string, A>(self: ErrorClass<Tag, A>, status: number, description: string) =>
+  Schema.transform(Schema.Struct({ error: Schema.Literal(self._tag), ...errorFields }), self, {
+    strict: true,
+    decode: ({ error, ...rest }) => ({ ...rest, _tag: error }),
+    encode: ({ _tag, ...rest }) => ({ ...rest, error: _tag }),
+  }).annotations(HttpApiSchema.annotations({ status, description, identifier: self._tag }))
+
+/**
+ * Every error of the API, each once with its status and meaning: the API's error lists, the
+ * OpenAPI document, the typed client and the server's error responses all read this table.
+ */
+export const ApiErrors = {
+  BadRequestError: onTheWire(BadRequestError, 400, "Malformed request"),
+  ValidationError: onTheWire(ValidationError, 422, "Input breaks the contract"),
+  NotFoundError: onTheWire(NotFoundError, 404, "Not found"),
+  MethodNotAllowedError: onTheWire(MethodNotAllowedError, 405, "Method not allowed"),
+  ConflictError: onTheWire(ConflictError, 409, "Conflicts with the current state"),
+  PayloadTooLargeError: onTheWire(PayloadTooLargeError, 413, "Body too large"),
+  InternalError: onTheWire(InternalError, 500, "Internal error"),
+  ServiceUnavailableError: onTheWire(ServiceUnavailableError, 503, "Service unavailable"),
+}
+
+/** Any error of the API, in code. */
+export type ApiError = Schema.Schema.Type<(typeof ApiErrors)[keyof typeof ApiErrors]>
+
+/** Any error of the API, in its wire form. */
+export const ApiErrorWire = Schema.Union(...Object.values(ApiErrors))
+
+export const isApiError: (u: unknown) => u is ApiError = Schema.is(ApiErrorWire)
+
+/** The status an error is answered with, as its wire form declares it. */
+export const statusOf = (error: ApiError): number => HttpApiSchema.getStatusError(ApiErrors[error._tag])
+
+/** The errors any endpoint may answer (a conflict belongs to the endpoints that declare it). */
+const { ConflictError: Conflict, ...anyEndpoint } = ApiErrors
 
 /** Bodies above this size are refused with 413. */
 export const MAX_BODY_BYTES = 1024 * 1024
@@ -152,17 +144,6 @@ export const Page = <A, I, R>(item: Schema.Schema<A, I, R>) =>
     nextCursor: Schema.NullOr(Schema.String),
   })
 
-/** The cursor that resumes a list after `key` (the last item's id). */
-export const encodeCursor = (key: string): string => Encoding.encodeBase64Url(`k:${key}`)
-
-/** The key a cursor resumes after, if it is one this API made. */
-export const decodeCursor = (cursor: string): Option.Option<string> =>
-  Either.match(Encoding.decodeBase64UrlString(cursor), {
-    onLeft: () => Option.none(),
-    onRight: (text) =>
-      text.startsWith("k:") && text.length > 2 ? Option.some(text.slice(2)) : Option.none(),
-  })
-
 // ---------------------------------------------------------------------------------------------
 // Payloads
 // ---------------------------------------------------------------------------------------------
@@ -195,15 +176,6 @@ export const UpdateInventory = Schema.Struct({
     }),
   )
   .annotations({ identifier: "UpdateInventory" })
-
-/** One line that cannot be reserved, in a 409's details. */
-export const Shortage = Schema.Struct({
-  productId: ProductId,
-  sku: Sku,
-  requested: Schema.Int,
-  available: Schema.Int,
-})
-export type Shortage = typeof Shortage.Type
 
 // ---------------------------------------------------------------------------------------------
 // System
@@ -352,170 +324,16 @@ export class SystemGroup extends HttpApiGroup.make("system")
   )
   .annotate(OpenApi.Description, "Health and metrics") {}
 
-const DECODE_ERROR_REF = "#/components/schemas/HttpApiDecodeError"
-
-const isRecord = (u: unknown): u is Record<string, unknown> =>
-  typeof u === "object" && u !== null && !Array.isArray(u)
-
-/**
- * The OpenAPI document without the platform's `HttpApiDecodeError` (400): this API answers
- * decoding failures with `ValidationError` (422), so that alternative never occurs.
- */
-export const withoutDecodeError = (spec: Record<string, unknown>): Record<string, unknown> => {
-  const walk = (node: unknown): unknown => {
-    if (Array.isArray(node)) return node.map(walk)
-    if (!isRecord(node)) return node
-    const out: Record<string, unknown> = {}
-    for (const [key, value] of Object.entries(node)) {
-      if (key === "anyOf" && Array.isArray(value)) {
-        const kept = value.filter((v) => !(isRecord(v) && v.$ref === DECODE_ERROR_REF)).map(walk)
-        if (kept.length === 1 && isRecord(kept[0])) Object.assign(out, kept[0])
-        else out[key] = kept
-      } else out[key] = walk(value)
-    }
-    if (out.description === "The request did not match the expected schema")
-      out.description = "Malformed request"
-    return out
-  }
-  const result = walk(spec)
-  if (!isRecord(result)) return spec
-  const components = result.components
-  if (isRecord(components) && isRecord(components.schemas)) {
-    const { HttpApiDecodeError: _, Issue: __, PropertyKey: ___, ...schemas } = components.schemas
-    result.components = { ...components, schemas }
-  }
-  return result
-}
-
 export class Api extends HttpApi.make("apimon")
   .add(UsersGroup)
   .add(ProductsGroup)
   .add(OrdersGroup)
   .add(InventoryGroup)
   .add(SystemGroup)
-  .addError(BadRequest)
-  .addError(Validation)
-  .addError(NotFound)
-  .addError(MethodNotAllowed)
-  .addError(PayloadTooLarge)
-  .addError(Internal)
-  .addError(ServiceUnavailable)
+  .addError(Schema.Union(...Object.values(anyEndpoint)))
   .annotate(OpenApi.Title, "apimon demo API")
   .annotate(OpenApi.Version, "1.0.0")
-  .annotate(OpenApi.Transform, withoutDecodeError)
   .annotate(
     OpenApi.Description,
     "A small shop API whose every request becomes a RequestEvent. Errors are JSON `{ error, message, details? }`.",
   ) {}
-
-// ---------------------------------------------------------------------------------------------
-// Routes: the table, and a matcher with the router's path rules
-// ---------------------------------------------------------------------------------------------
-
-/** The endpoint of every request that matches no route. */
-export const UNMATCHED = "(unmatched)"
-
-export interface RouteEntry {
-  readonly method: string
-  /** The template, as declared: `/users/:id`. */
-  readonly path: string
-}
-
-/** Every (method, template) the API declares. */
-export const routesOf = (api: HttpApi.HttpApi.Any): ReadonlyArray<RouteEntry> => {
-  const routes: Array<RouteEntry> = []
-  HttpApi.reflect(api as HttpApi.HttpApi.AnyWithProps, {
-    onGroup: () => {},
-    onEndpoint: ({ endpoint }) => routes.push({ method: endpoint.method, path: endpoint.path }),
-  })
-  return routes
-}
-
-export interface RouteMatch {
-  readonly template: string
-  /** The methods the template accepts (HEAD wherever GET is). */
-  readonly allow: ReadonlyArray<string>
-}
-
-/** The router's default limit on a path parameter's length (find-my-way `maxParamLength`). */
-export const MAX_PARAM_LENGTH = 100
-
-type Segment = { readonly kind: "static"; readonly value: string } | { readonly kind: "param" }
-
-const segmentsOf = (template: string): ReadonlyArray<Segment> =>
-  template
-    .split("/")
-    .filter((s) => s !== "")
-    .map((s): Segment => (s.startsWith(":") ? { kind: "param" } : { kind: "static", value: s.toLowerCase() }))
-
-/**
- * The path of a request URL as the router sees it: up to the first `?`, `;` or `#`, duplicate
- * slashes collapsed, no trailing slash, percent-decoded. `undefined` when it cannot be decoded.
- */
-export const normalisePath = (url: string): string | undefined => {
-  const cut = url.search(/[?;#]/)
-  let path = cut === -1 ? url : url.slice(0, cut)
-  if (!path.startsWith("/")) path = path.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/]*/i, "") || "/"
-  path = path.replace(/\/{2,}/g, "/")
-  if (path.length > 1 && path.endsWith("/")) path = path.slice(0, -1)
-  try {
-    return decodeURI(path)
-  } catch {
-    return undefined
-  }
-}
-
-/**
- * A matcher over a route table: the template a path belongs to (static segments win over
- * parameters, case-insensitive, as in the router) and the methods it accepts. Used for what the
- * router does not say itself: whether a path it did not route exists under another method (405)
- * or not at all (404, `(unmatched)`).
- */
-export const makeRouteMatcher = (routes: ReadonlyArray<RouteEntry>) => {
-  const templates = new Map<string, { segments: ReadonlyArray<Segment>; methods: Set<string> }>()
-  for (const r of routes) {
-    let t = templates.get(r.path)
-    if (t === undefined) {
-      t = { segments: segmentsOf(r.path), methods: new Set() }
-      templates.set(r.path, t)
-    }
-    t.methods.add(r.method.toUpperCase())
-    if (r.method.toUpperCase() === "GET") t.methods.add("HEAD")
-  }
-  const entries = [...templates]
-  return (url: string): RouteMatch | undefined => {
-    const path = normalisePath(url)
-    if (path === undefined) return undefined
-    const parts = path.split("/").filter((s) => s !== "")
-    let best: { template: string; methods: Set<string>; score: string } | undefined
-    for (const [template, { segments, methods }] of entries) {
-      if (segments.length !== parts.length) continue
-      let score = ""
-      let ok = true
-      for (let i = 0; i < segments.length && ok; i++) {
-        const seg = segments[i]!
-        const part = parts[i]!
-        if (seg.kind === "static") {
-          ok = seg.value === part.toLowerCase()
-          score += "1"
-        } else {
-          ok = part.length > 0 && part.length <= MAX_PARAM_LENGTH
-          score += "0"
-        }
-      }
-      if (ok && (best === undefined || score > best.score)) best = { template, methods, score }
-    }
-    return best === undefined ? undefined : { template: best.template, allow: [...best.methods].sort() }
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Request ids
-// ---------------------------------------------------------------------------------------------
-
-export const REQUEST_ID_HEADER = "x-request-id"
-const requestIdPattern = /^[A-Za-z0-9._-]{1,128}$/
-
-/** A caller's `x-request-id` is kept when it is 1–128 of `A-Z a-z 0-9 . _ -`; otherwise one is generated. */
-export const validRequestId = (value: string | undefined): string | undefined =>
-  value !== undefined && requestIdPattern.test(value) ? value : undefined

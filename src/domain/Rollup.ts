@@ -91,6 +91,53 @@ export const exactPercentile = (values: ReadonlyArray<number>, q: number): numbe
   return sorted[Math.max(1, Math.ceil(q * sorted.length)) - 1]
 }
 
+/** What a set of requests (one endpoint's, or all) adds up to: counts, latency sum and max, histogram. */
+export interface EndpointTotals {
+  readonly count: number
+  /** 4xx answers. */
+  readonly clientErrors: number
+  /** 5xx answers. */
+  readonly serverErrors: number
+  readonly sumMs: number
+  readonly maxMs: number
+  readonly histogram: Histogram
+}
+
+export const emptyTotals: EndpointTotals = {
+  count: 0,
+  clientErrors: 0,
+  serverErrors: 0,
+  sumMs: 0,
+  maxMs: 0,
+  histogram: emptyHistogram(),
+}
+
+export const mergeTotals = (a: EndpointTotals, b: EndpointTotals): EndpointTotals => ({
+  count: a.count + b.count,
+  clientErrors: a.clientErrors + b.clientErrors,
+  serverErrors: a.serverErrors + b.serverErrors,
+  sumMs: a.sumMs + b.sumMs,
+  maxMs: Math.max(a.maxMs, b.maxMs),
+  histogram: mergeHistograms(a.histogram, b.histogram),
+})
+
+/** The latency of some totals: p50, p95, p99 (estimated, see the module doc), max and mean. */
+export interface LatencySummary {
+  readonly p50: number | undefined
+  readonly p95: number | undefined
+  readonly p99: number | undefined
+  readonly max: number
+  readonly mean: number | undefined
+}
+
+export const latencySummaryOf = (t: EndpointTotals): LatencySummary => ({
+  p50: percentile(t.histogram, 0.5, t.maxMs),
+  p95: percentile(t.histogram, 0.95, t.maxMs),
+  p99: percentile(t.histogram, 0.99, t.maxMs),
+  max: t.maxMs,
+  mean: t.count === 0 ? undefined : t.sumMs / t.count,
+})
+
 export const MINUTE_MS = 60_000
 
 /** Start of the UTC minute an instant falls in (epoch ms). */

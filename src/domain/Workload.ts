@@ -34,6 +34,7 @@ import { Data, Either } from "effect"
 import { type CatalogueSize, defaultSize, orderId, productId, skuOf, userId } from "./Catalogue.ts"
 import * as Prng from "./Prng.ts"
 import type { Method } from "./RequestEvent.ts"
+import { UNMATCHED } from "./RequestLabels.ts"
 import { defaultProfiles, type EndpointProfile, weightedPicker } from "./Traffic.ts"
 
 // ---------------------------------------------------------------------------------------------
@@ -72,7 +73,6 @@ export interface WorkloadOptions {
 }
 
 export const defaultBadRate = 0.05
-export const UNMATCHED = "(unmatched)"
 
 /** Every endpoint the mix can produce, as `METHOD template`, in the profiles' order. */
 export const endpointKeys = (profiles: ReadonlyArray<EndpointProfile> = defaultProfiles) => [

@@ -9,10 +9,11 @@
  */
 import { FileSystem, HttpApiBuilder, HttpApiSwagger, HttpIncomingMessage, HttpServer } from "@effect/platform"
 import { Config, Effect, Layer, Option } from "effect"
-import { Api, MAX_BODY_BYTES } from "../../domain/Api.ts"
+import { MAX_BODY_BYTES } from "../../domain/Api.ts"
 import * as CatalogueStore from "./CatalogueStore.ts"
 import * as Chaos from "./Chaos.ts"
 import * as Handlers from "./Handlers.ts"
+import { DocumentedApi } from "./OpenApiDocument.ts"
 import * as RequestLog from "./RequestLog.ts"
 import * as RequestMetrics from "./RequestMetrics.ts"
 import * as Routing from "./Routing.ts"
@@ -41,11 +42,11 @@ export const config = Config.all({
 const serve = (chaos: Chaos.ChaosSettings, logging: boolean, service: string) =>
   Layer.unwrapEffect(
     Effect.gen(function* () {
-      const app = yield* Routing.app(chaos)
+      const { app, templates } = yield* Routing.app(chaos)
       if (!logging) return HttpServer.serve(app)
-      return HttpServer.serve(app, yield* RequestLog.make({ service }))
+      return HttpServer.serve(app, yield* RequestLog.make({ service, templates }))
     }),
-  ).pipe(Layer.provide([HttpApiBuilder.Router.Live, HttpApiBuilder.Middleware.layer]))
+  ).pipe(Layer.provide(HttpApiBuilder.Router.Live))
 
 /** Bodies over the limit fail while being read (chunked bodies; a declared length is checked first). */
 const maxBodySize = Layer.succeed(
@@ -57,13 +58,9 @@ const maxBodySize = Layer.succeed(
 export const layer = (options: ApiOptions = {}) => {
   const service = options.service ?? DEFAULT_SERVICE
   const store = CatalogueStore.layer(options.seed ?? DEFAULT_SEED)
-  const api = HttpApiBuilder.api(Api).pipe(Layer.provide(Handlers.layer(service)))
+  const api = HttpApiBuilder.api(DocumentedApi).pipe(Layer.provide(Handlers.layer(service)))
   return serve(options.chaos ?? Chaos.off, options.logging ?? true, service).pipe(
-    Layer.provide([
-      HttpApiBuilder.middlewareOpenApi(),
-      HttpApiSwagger.layer({ path: "/docs" }),
-      Routing.errorMiddleware,
-    ]),
+    Layer.provide([HttpApiBuilder.middlewareOpenApi(), HttpApiSwagger.layer({ path: "/docs" })]),
     Layer.provide(api),
     Layer.provide(maxBodySize),
     Layer.provide([RequestMetrics.layer, store]),

@@ -4,45 +4,13 @@
  * repeating the caller's input (that goes to `details`), so events never carry body values.
  */
 import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
-import { Clock, Effect, Layer, Option, Schema } from "effect"
-import {
-  Api,
-  ConflictError,
-  DEFAULT_LIMIT,
-  decodeCursor,
-  encodeCursor,
-  NotFoundError,
-  ValidationError,
-} from "../../domain/Api.ts"
+import { Clock, Effect, Layer, Option } from "effect"
+import { Api, ConflictError, NotFoundError } from "../../domain/Api.ts"
 import { OrderId, ProductId, orderId, productId, Sku, skuOf, UserId, userId } from "../../domain/Catalogue.ts"
 import { Publisher } from "../Publisher.ts"
-import { CatalogueStore, keyOf, type PageOf, type PageRequest } from "./CatalogueStore.ts"
+import { CatalogueStore } from "./CatalogueStore.ts"
+import { pageRequest, toPage } from "./Paging.ts"
 import { PROMETHEUS_CONTENT_TYPE, RequestMetrics, toPrometheus, toReport } from "./RequestMetrics.ts"
-
-/** Decodes a cursor for a list of ids of one kind; a foreign or forged cursor is a 422. */
-const pageRequest = <A, I extends string>(
-  id: Schema.Schema<A, I>,
-  params: { readonly limit?: number | undefined; readonly cursor?: string | undefined },
-): Effect.Effect<PageRequest, ValidationError> => {
-  const limit = params.limit ?? DEFAULT_LIMIT
-  if (params.cursor === undefined) return Effect.succeed({ after: Option.none(), limit })
-  const key = Option.filter(decodeCursor(params.cursor), Schema.is(id))
-  return Option.match(key, {
-    onNone: () =>
-      Effect.fail(
-        new ValidationError({
-          message: "invalid cursor: pass back a nextCursor of this list",
-          details: { cursor: params.cursor },
-        }),
-      ),
-    onSome: (k) => Effect.succeed({ after: Option.some(keyOf(k as string)), limit }),
-  })
-}
-
-const toPage = <A>(page: PageOf<A>, idOf: (key: number) => string) => ({
-  items: page.items,
-  nextCursor: Option.match(page.lastKey, { onNone: () => null, onSome: (k) => encodeCursor(idOf(k)) }),
-})
 
 const userKey: (key: number) => string = userId
 const productKey: (key: number) => string = productId
@@ -75,7 +43,7 @@ export const UsersLive = HttpApiBuilder.group(Api, "users", (handlers) =>
         store
           .createUser(payload)
           .pipe(
-            Effect.catchTag("EmailTaken", () =>
+            Effect.catchTag("EmailTakenError", () =>
               Effect.fail(
                 new ConflictError({ message: "email already registered", details: { email: payload.email } }),
               ),
@@ -134,9 +102,9 @@ export const OrdersLive = HttpApiBuilder.group(Api, "orders", (handlers) =>
       .handle("create", ({ payload }) =>
         store.placeOrder(payload).pipe(
           Effect.catchTags({
-            UnknownUser: (e) => Effect.fail(notFound("user", { userId: e.id })),
-            UnknownProducts: (e) => Effect.fail(notFound("product", { productIds: e.ids })),
-            InsufficientStock: (e) =>
+            UnknownUserError: (e) => Effect.fail(notFound("user", { userId: e.id })),
+            UnknownProductsError: (e) => Effect.fail(notFound("product", { productIds: e.ids })),
+            InsufficientStockError: (e) =>
               Effect.fail(
                 new ConflictError({ message: "insufficient stock", details: { shortages: e.shortages } }),
               ),
@@ -146,8 +114,8 @@ export const OrdersLive = HttpApiBuilder.group(Api, "orders", (handlers) =>
       .handle("cancel", ({ path }) =>
         store.cancelOrder(path.id).pipe(
           Effect.catchTags({
-            UnknownOrder: () => Effect.fail(notFound("order", { id: path.id })),
-            AlreadyCancelled: () =>
+            UnknownOrderError: () => Effect.fail(notFound("order", { id: path.id })),
+            AlreadyCancelledError: () =>
               Effect.fail(
                 new ConflictError({ message: "order already cancelled", details: { id: path.id } }),
               ),
@@ -179,8 +147,8 @@ export const InventoryLive = HttpApiBuilder.group(Api, "inventory", (handlers) =
       .handle("update", ({ path, payload }) =>
         store.updateInventory(path.sku, payload).pipe(
           Effect.catchTags({
-            UnknownSku: () => Effect.fail(notFound("sku", { sku: path.sku })),
-            NegativeStock: (e) =>
+            UnknownSkuError: () => Effect.fail(notFound("sku", { sku: path.sku })),
+            NegativeStockError: (e) =>
               Effect.fail(
                 new ConflictError({
                   message: "stock would go negative",

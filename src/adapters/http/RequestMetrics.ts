@@ -12,12 +12,13 @@ import type { MetricsReport } from "../../domain/Api.ts"
 import {
   BOUNDS,
   bucketOf,
+  type EndpointTotals,
   emptyHistogram,
-  type Histogram,
+  emptyTotals,
   isClientError,
   isServerError,
-  mergeHistograms,
-  percentile,
+  latencySummaryOf,
+  mergeTotals,
 } from "../../domain/Rollup.ts"
 import type { PublisherStats } from "../Publisher.ts"
 
@@ -28,21 +29,21 @@ export interface Observation {
   readonly durationMs: number
 }
 
-interface EndpointStats {
+/** One endpoint's totals, by method and route template. */
+export interface EndpointStats extends EndpointTotals {
   readonly method: string
   readonly route: string
-  count: number
-  clientErrors: number
-  serverErrors: number
-  sumMs: number
-  maxMs: number
+}
+
+/** The counters of one endpoint, updated in place (a copy goes out in snapshots). */
+type Counters = { -readonly [K in keyof EndpointStats]: EndpointStats[K] } & {
   readonly histogram: Array<number>
 }
 
 export interface Snapshot {
   readonly startedAtMs: number
   readonly nowMs: number
-  readonly endpoints: ReadonlyArray<Readonly<EndpointStats> & { readonly histogram: Histogram }>
+  readonly endpoints: ReadonlyArray<EndpointStats>
   /** `method route status` → count. */
   readonly series: ReadonlyArray<{
     readonly method: string
@@ -65,7 +66,7 @@ export class RequestMetrics extends Context.Tag("apimon/http/RequestMetrics")<
 
 export const make = Effect.gen(function* () {
   const startedAtMs = yield* Clock.currentTimeMillis
-  const endpoints = new Map<string, EndpointStats>()
+  const endpoints = new Map<string, Counters>()
   const series = new Map<string, { method: string; route: string; status: number; count: number }>()
   let unlogged = 0
   return RequestMetrics.of({
@@ -74,16 +75,7 @@ export const make = Effect.gen(function* () {
         const key = `${o.method} ${o.route}`
         let e = endpoints.get(key)
         if (e === undefined) {
-          e = {
-            method: o.method,
-            route: o.route,
-            count: 0,
-            clientErrors: 0,
-            serverErrors: 0,
-            sumMs: 0,
-            maxMs: 0,
-            histogram: emptyHistogram(),
-          }
+          e = { ...emptyTotals, method: o.method, route: o.route, histogram: emptyHistogram() }
           endpoints.set(key, e)
         }
         e.count += 1
@@ -116,44 +108,39 @@ export const layer = Layer.effect(RequestMetrics, make)
 const round = (n: number | undefined, digits = 3): number | null =>
   n === undefined ? null : Math.round(n * 10 ** digits) / 10 ** digits
 
-const latencyOf = (histogram: Histogram, count: number, sumMs: number, maxMs: number) => ({
-  p50: round(percentile(histogram, 0.5, maxMs)),
-  p95: round(percentile(histogram, 0.95, maxMs)),
-  p99: round(percentile(histogram, 0.99, maxMs)),
-  max: round(maxMs) ?? 0,
-  mean: count === 0 ? null : round(sumMs / count),
-})
+const latencyOf = (totals: EndpointTotals) => {
+  const l = latencySummaryOf(totals)
+  return {
+    p50: round(l.p50),
+    p95: round(l.p95),
+    p99: round(l.p99),
+    max: round(l.max) ?? 0,
+    mean: round(l.mean),
+  }
+}
 
 const byEndpoint = (a: { route: string; method: string }, b: { route: string; method: string }) =>
   a.route === b.route ? a.method.localeCompare(b.method) : a.route.localeCompare(b.route)
 
 /** The JSON report. */
 export const toReport = (service: string, snapshot: Snapshot, publisher: PublisherStats): MetricsReport => {
-  let total = 0
-  let clientErrors = 0
-  let serverErrors = 0
-  let sumMs = 0
-  let maxMs = 0
-  let histogram: Histogram = emptyHistogram()
-  for (const e of snapshot.endpoints) {
-    total += e.count
-    clientErrors += e.clientErrors
-    serverErrors += e.serverErrors
-    sumMs += e.sumMs
-    maxMs = Math.max(maxMs, e.maxMs)
-    histogram = mergeHistograms(histogram, e.histogram)
-  }
+  const all = snapshot.endpoints.reduce<EndpointTotals>(mergeTotals, emptyTotals)
   return {
     service,
     uptimeSeconds: (snapshot.nowMs - snapshot.startedAtMs) / 1000,
-    requests: { total, clientErrors, serverErrors, latencyMs: latencyOf(histogram, total, sumMs, maxMs) },
+    requests: {
+      total: all.count,
+      clientErrors: all.clientErrors,
+      serverErrors: all.serverErrors,
+      latencyMs: latencyOf(all),
+    },
     endpoints: [...snapshot.endpoints].sort(byEndpoint).map((e) => ({
       method: e.method,
       route: e.route,
       count: e.count,
       clientErrors: e.clientErrors,
       serverErrors: e.serverErrors,
-      latencyMs: latencyOf(e.histogram, e.count, e.sumMs, e.maxMs),
+      latencyMs: latencyOf(e),
     })),
     publisher: {
       accepted: publisher.accepted,
