@@ -32,7 +32,7 @@ import * as path from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
 import * as mysql from "mysql2/promise"
 import type { LogStore } from "../src/adapters/LogStore.ts"
-import * as Mysql from "../src/adapters/mysql/MysqlLogStore.ts"
+import * as Mysql from "../src/adapters/mysql/index.ts"
 import { RequestEvent } from "../src/domain/RequestEvent.ts"
 import { synthetic } from "../src/domain/Traffic.ts"
 

@@ -11,7 +11,7 @@
  */
 import { NodeRuntime } from "@effect/platform-node"
 import { Effect } from "effect"
-import * as Mysql from "../src/adapters/mysql/MysqlLogStore.ts"
+import * as Mysql from "../src/adapters/mysql/index.ts"
 import { synthetic } from "../src/domain/Traffic.ts"
 import { batchesOf, migratedDatabase, urlOf } from "../test/support/mysql.ts"
 

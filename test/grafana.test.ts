@@ -40,7 +40,7 @@ import {
   templateVariables,
   variableSql,
 } from "../bench/dashboards.ts"
-import * as Mysql from "../src/adapters/mysql/MysqlLogStore.ts"
+import * as Mysql from "../src/adapters/mysql/index.ts"
 import * as Prng from "../src/domain/Prng.ts"
 import { formatUuidV7 } from "../src/domain/EventId.ts"
 import { levelOf, type Method, RequestEvent } from "../src/domain/RequestEvent.ts"

@@ -31,7 +31,7 @@ import {
   type Scope,
 } from "effect"
 import { LogStore, LogStoreError } from "../src/adapters/LogStore.ts"
-import * as Mysql from "../src/adapters/mysql/MysqlLogStore.ts"
+import * as Mysql from "../src/adapters/mysql/index.ts"
 import type { PartitionOffset } from "../src/adapters/Subscription.ts"
 import { decodeRecord } from "../src/domain/Envelope.ts"
 import { encodeJson } from "../src/domain/RequestEvent.ts"

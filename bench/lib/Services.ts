@@ -10,7 +10,7 @@ import { NodeContext } from "@effect/platform-node"
 import { Effect, Layer, Redacted } from "effect"
 import { Kafka, logLevel } from "kafkajs"
 import * as mysql from "mysql2/promise"
-import * as Mysql from "../../src/adapters/mysql/MysqlLogStore.ts"
+import * as Mysql from "../../src/adapters/mysql/index.ts"
 import { ROOT, runToEnd, spawnCommand } from "./Proc.ts"
 
 export const brokers = () => (process.env.KAFKA_BROKERS ?? "127.0.0.1:9092").split(",")

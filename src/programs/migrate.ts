@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url"
 import { Command, Options } from "@effect/cli"
 import { Config, Console, Duration, Effect, Redacted, Schedule, ScheduleDecision } from "effect"
 import type { LogStoreError } from "../adapters/LogStore.ts"
-import * as Mysql from "../adapters/mysql/MysqlLogStore.ts"
+import * as Mysql from "../adapters/mysql/index.ts"
 import * as Settings from "../adapters/Settings.ts"
 import { runCli } from "./lib/Main.ts"
 

@@ -12,7 +12,7 @@ import { NodeContext } from "@effect/platform-node"
 import { MysqlClient } from "@effect/sql-mysql2"
 import { Context, Effect, Layer, Redacted } from "effect"
 import { LogStore } from "../../src/adapters/LogStore.ts"
-import * as Mysql from "../../src/adapters/mysql/MysqlLogStore.ts"
+import * as Mysql from "../../src/adapters/mysql/index.ts"
 import { mysqlServerUrl, uniqueName } from "./services.ts"
 
 export const ROOT = fileURLToPath(new URL("../..", import.meta.url))
