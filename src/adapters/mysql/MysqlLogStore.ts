@@ -19,11 +19,12 @@ import {
   chunksOf,
   compareStrings,
   EndpointRow,
+  hourOrder,
   makeStatements,
   makeUtcText,
+  minuteOrder,
   OffsetRow,
   PROJECTION_TABLES,
-  rollupOrder,
 } from "./MysqlStatements.ts"
 
 export interface MysqlLogStoreOptions {
@@ -136,12 +137,9 @@ export const make = (options: MysqlLogStoreOptions = {}) =>
       offsets: ReadonlyArray<PartitionOffset>,
     ) =>
       Effect.gen(function* () {
-        const rollups = rollupsOf(fresh).sort(rollupOrder)
-        const hourly = hourlyOf(rollups).sort(rollupOrder)
-        yield* statements.upsertRollups("minute", rollups)
-        yield* statements.upsertLatency("minute", rollups)
-        yield* statements.upsertRollups("hour", hourly)
-        yield* statements.upsertLatency("hour", hourly)
+        const rollups = rollupsOf(fresh).sort(minuteOrder)
+        yield* statements.upsertMinutes(rollups)
+        yield* statements.upsertHours(hourlyOf(rollups).sort(hourOrder))
         if (offsets.length > 0) yield* statements.upsertOffsets(offsets, yield* Clock.currentTimeMillis)
         return { inserted: fresh.length, duplicates: received - fresh.length }
       })

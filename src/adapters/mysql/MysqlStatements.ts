@@ -17,7 +17,13 @@
 import type { MysqlClient } from "@effect/sql-mysql2"
 import { Effect, Schema } from "effect"
 import type { RequestEvent } from "../../domain/RequestEvent.ts"
-import { boundsOf, type Rollup } from "../../domain/Rollup.ts"
+import {
+  boundsOf,
+  type HourlyRollup,
+  type Rollup,
+  type RollupDimensions,
+  type RollupFigures,
+} from "../../domain/Rollup.ts"
 import type { PartitionOffset } from "../Subscription.ts"
 
 // ---------------------------------------------------------------------------------------------
@@ -104,9 +110,7 @@ export const chunksOf = <A>(items: ReadonlyArray<A>, size: number): Array<Readon
 
 export const compareStrings = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0)
 
-/** Key order of rollup rows (the order their upserts lock in). */
-export const rollupOrder = (a: Rollup, b: Rollup) =>
-  a.minute - b.minute ||
+const compareDimensions = (a: RollupDimensions, b: RollupDimensions) =>
   compareStrings(a.service, b.service) ||
   compareStrings(a.source, b.source) ||
   compareStrings(a.endpoint, b.endpoint) ||
@@ -114,8 +118,18 @@ export const rollupOrder = (a: Rollup, b: Rollup) =>
   a.statusCode - b.statusCode ||
   compareStrings(a.level, b.level)
 
+/** Key order of minute rollup rows (the order their upserts lock in). */
+export const minuteOrder = (a: Rollup, b: Rollup) => a.minute - b.minute || compareDimensions(a, b)
+
+/** Key order of hour rollup rows. */
+export const hourOrder = (a: HourlyRollup, b: HourlyRollup) => a.hour - b.hour || compareDimensions(a, b)
+
+/** A rollup row of either period; `startOf` tells the start of its minute or hour. */
+type PeriodRollup = RollupDimensions & RollupFigures
+
 interface LatencyRow {
-  readonly minute: number
+  /** Start of the minute or hour (epoch ms). */
+  readonly start: number
   readonly service: string
   readonly endpoint: string
   readonly method: string
@@ -123,17 +137,21 @@ interface LatencyRow {
   count: number
 }
 
-/** The histogram increments, per minute, service, endpoint, method and non-empty bucket, in key order. */
-export const latencyRowsOf = (rollups: ReadonlyArray<Rollup>): Array<LatencyRow> => {
+/** The histogram increments, per minute (or hour), service, endpoint, method and non-empty bucket, in key order. */
+export const latencyRowsOf = <R extends PeriodRollup>(
+  rollups: ReadonlyArray<R>,
+  startOf: (r: R) => number,
+): Array<LatencyRow> => {
   const rows = new Map<string, LatencyRow>()
   for (const r of rollups) {
+    const start = startOf(r)
     r.histogram.forEach((count, bucket) => {
       if (count === 0) return
-      const id = `${r.minute}\u0000${r.service}\u0000${r.endpoint}\u0000${r.method}\u0000${bucket}`
+      const id = `${start}\u0000${r.service}\u0000${r.endpoint}\u0000${r.method}\u0000${bucket}`
       const row = rows.get(id)
       if (row === undefined)
         rows.set(id, {
-          minute: r.minute,
+          start,
           service: r.service,
           endpoint: r.endpoint,
           method: r.method,
@@ -145,7 +163,7 @@ export const latencyRowsOf = (rollups: ReadonlyArray<Rollup>): Array<LatencyRow>
   }
   return [...rows.values()].sort(
     (a, b) =>
-      a.minute - b.minute ||
+      a.start - b.start ||
       compareStrings(a.service, b.service) ||
       compareStrings(a.endpoint, b.endpoint) ||
       compareStrings(a.method, b.method) ||
@@ -189,13 +207,17 @@ export const makeStatements = (
     )}`.unprepared
 
   /** One multi-row upsert of rollup increments per chunk, into the minute or the hour table. */
-  const upsertRollups = (period: Period, rollups: ReadonlyArray<Rollup>) =>
+  const upsertRollups = <R extends PeriodRollup>(
+    period: Period,
+    rollups: ReadonlyArray<R>,
+    startOf: (r: R) => number,
+  ) =>
     Effect.forEach(
       chunksOf(rollups, chunkSize),
       (chunk) =>
         sql`INSERT INTO ${sql(ROLLUP_TABLE[period])} ${sql.insert(
           chunk.map((r) => ({
-            [period]: text.second(r.minute),
+            [period]: text.second(startOf(r)),
             service: r.service,
             source: r.source,
             endpoint: r.endpoint,
@@ -214,15 +236,19 @@ export const makeStatements = (
     )
 
   /** The same for the histogram rows of those rollups. */
-  const upsertLatency = (period: Period, rollups: ReadonlyArray<Rollup>) =>
+  const upsertLatency = <R extends PeriodRollup>(
+    period: Period,
+    rollups: ReadonlyArray<R>,
+    startOf: (r: R) => number,
+  ) =>
     Effect.forEach(
-      chunksOf(latencyRowsOf(rollups), chunkSize),
+      chunksOf(latencyRowsOf(rollups, startOf), chunkSize),
       (chunk) =>
         sql`INSERT INTO ${sql(LATENCY_TABLE[period])} ${sql.insert(
           chunk.map((h) => {
             const [lower, upper] = boundsOf(h.bucket)
             return {
-              [period]: text.second(h.minute),
+              [period]: text.second(h.start),
               service: h.service,
               endpoint: h.endpoint,
               method: h.method,
@@ -234,6 +260,20 @@ export const makeStatements = (
           }),
         )} ON DUPLICATE KEY UPDATE count = count + VALUES(count)`.unprepared,
       { discard: true },
+    )
+
+  /** Minute rollups (in `minuteOrder`) into `api_rollup_minute` and `api_latency_minute`. */
+  const upsertMinutes = (rollups: ReadonlyArray<Rollup>) =>
+    Effect.zipRight(
+      upsertRollups("minute", rollups, (r) => r.minute),
+      upsertLatency("minute", rollups, (r) => r.minute),
+    )
+
+  /** Hour rollups (in `hourOrder`) into `api_rollup_hour` and `api_latency_hour`. */
+  const upsertHours = (rollups: ReadonlyArray<HourlyRollup>) =>
+    Effect.zipRight(
+      upsertRollups("hour", rollups, (r) => r.hour),
+      upsertLatency("hour", rollups, (r) => r.hour),
     )
 
   /** The partitions' next offsets, only ever forward, in key order. */
@@ -293,8 +333,8 @@ export const makeStatements = (
   return {
     storedIds,
     insertLogs,
-    upsertRollups,
-    upsertLatency,
+    upsertMinutes,
+    upsertHours,
     upsertOffsets,
     selectOffsets,
     endpointTotals,
