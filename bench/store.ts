@@ -17,6 +17,7 @@ import { batchesOf, migratedDatabase, urlOf } from "../test/support/mysql.ts"
 
 const DATABASE = "apimon_bench_store"
 const BATCH_SIZES = [500, 1000, 2000]
+const GROUP = "apimon-bench-store"
 
 const USAGE = "usage: tsx bench/store.ts [--events N]   (N ≥ 1, default 100000)"
 
@@ -52,14 +53,16 @@ const main = (argv: ReadonlyArray<string>) =>
           let offset = 0
           for (const batch of batchesOf(sent, size)) {
             offset += batch.length
-            yield* store.store(batch, [{ topic: "info-logs", partition: 0, nextOffset: String(offset) }])
+            yield* store.store(GROUP, batch, [
+              { topic: "info-logs", partition: 0, nextOffset: String(offset) },
+            ])
           }
           const ms = performance.now() - t0
           const rows = yield* store.rowCount
           if (rows !== n)
             return yield* Effect.fail(new Error(`batches of ${size}: ${rows} rows, expected ${n}`))
           const t1 = performance.now()
-          for (const batch of batchesOf(dups, size)) yield* store.store(batch, [])
+          for (const batch of batchesOf(dups, size)) yield* store.store(GROUP, batch, [])
           const dupMs = performance.now() - t1
           console.log(
             `batches of ${String(size).padStart(4)}: ${perSecond(n, ms).padStart(7)} events/s (${(ms / 1000).toFixed(2)} s); ` +

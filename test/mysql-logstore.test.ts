@@ -5,7 +5,7 @@
  *
  * The store's throughput is measured by `tsx bench/store.ts`, not here.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import * as path from "node:path"
 import { NodeContext } from "@effect/platform-node"
@@ -23,6 +23,7 @@ import {
   batchesOf,
   freshDatabase,
   hourlyMismatches,
+  MIGRATIONS,
   migrate,
   ROOT,
   snapshot,
@@ -33,6 +34,9 @@ import {
 import { mysql, uniqueName } from "./support/services.ts"
 
 const svc = await mysql()
+
+/** The consumer group whose offsets these tests store. */
+const group = "apimon-consumer"
 
 /** Synthetic events over ~`n * stepMs` ms (several minutes for the default step). */
 const events = (n: number, seed = 1, stepMs = 97) =>
@@ -50,6 +54,7 @@ describe.skipIf(!svc.available)("MySQL LogStore", () => {
         "0003_api_latency_minute",
         "0004_consumer_offsets",
         "0005_hourly_rollups",
+        "0006_consumer_offsets_group",
       ])
       const tables = yield* sql<{ t: string }>`SELECT table_name AS t FROM information_schema.tables
         WHERE table_schema = DATABASE() ORDER BY table_name`
@@ -57,11 +62,11 @@ describe.skipIf(!svc.available)("MySQL LogStore", () => {
       const again = yield* Effect.provide(migrate, context)
       expect(again).toEqual([])
       // a migration whose record was lost (see `migrate`) is applied again harmlessly
-      yield* sql`DELETE FROM effect_sql_migrations WHERE migration_id = 5`
+      yield* sql`DELETE FROM effect_sql_migrations WHERE migration_id = 6`
       const redo = yield* Effect.provide(migrate, context)
-      expect(redo).toEqual(["0005_hourly_rollups"])
+      expect(redo).toEqual(["0006_consumer_offsets_group"])
       const count = yield* sql<{ n: number }>`SELECT COUNT(*) AS n FROM effect_sql_migrations`
-      expect(count[0]?.n).toBe(5)
+      expect(count[0]?.n).toBe(6)
     }),
   )
 
@@ -77,26 +82,26 @@ describe.skipIf(!svc.available)("MySQL LogStore", () => {
         `import { SqlClient } from ${JSON.stringify(esm("@effect/sql"))}\n` +
         `export default Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe(${JSON.stringify(statement)}))\n`
       for (const [file, statement] of [
-        ["0006_extra.js", "CREATE TABLE IF NOT EXISTS extra (id INT PRIMARY KEY)"],
-        ["0007_broken.js", "CREATE TABLE IF NOT EXISTS broken (id INT PRIMARY KEY,"],
-        ["0008_after.js", "CREATE TABLE IF NOT EXISTS after_broken (id INT PRIMARY KEY)"],
+        ["0101_extra.js", "CREATE TABLE IF NOT EXISTS extra (id INT PRIMARY KEY)"],
+        ["0102_broken.js", "CREATE TABLE IF NOT EXISTS broken (id INT PRIMARY KEY,"],
+        ["0103_after.js", "CREATE TABLE IF NOT EXISTS after_broken (id INT PRIMARY KEY)"],
       ] as const)
         writeFileSync(path.join(dir, file), migration(statement))
       const run = Mysql.migrate(dir).pipe(Effect.provide(context), Effect.provide(NodeContext.layer))
       const error = yield* Effect.flip(run)
       expect(error).toBeInstanceOf(LogStoreError)
-      expect(error.message).toMatch(/migration 0007_broken failed: ER_PARSE_ERROR/)
+      expect(error.message).toMatch(/migration 0102_broken failed: ER_PARSE_ERROR/)
       const recorded = yield* sql<{
         id: number
       }>`SELECT migration_id AS id FROM effect_sql_migrations ORDER BY 1`
-      expect(recorded.map((r) => r.id)).toEqual([1, 2, 3, 4, 5, 6])
+      expect(recorded.map((r) => r.id)).toEqual([1, 2, 3, 4, 5, 6, 101])
       // fixed: the next run applies it and the ones after it
-      rmSync(path.join(dir, "0007_broken.js"))
+      rmSync(path.join(dir, "0102_broken.js"))
       writeFileSync(
-        path.join(dir, "0007_fixed.js"),
+        path.join(dir, "0102_fixed.js"),
         migration("CREATE TABLE IF NOT EXISTS fixed (id INT PRIMARY KEY)"),
       )
-      expect(yield* run).toEqual(["0007_fixed", "0008_after"])
+      expect(yield* run).toEqual(["0102_fixed", "0103_after"])
     }),
   )
 
@@ -109,7 +114,7 @@ describe.skipIf(!svc.available)("MySQL LogStore", () => {
       let offset = 0
       for (const batch of batchesOf(sent, 500)) {
         offset += batch.length
-        const result = yield* store.store(batch, [
+        const result = yield* store.store(group, batch, [
           { topic: "info-logs", partition: 0, nextOffset: String(offset) },
         ])
         expect(result.duplicates).toBe(0)
@@ -122,7 +127,7 @@ describe.skipIf(!svc.available)("MySQL LogStore", () => {
       const summary = yield* store.summary
       expect(summary.events).toBe(2500)
       expect(summary.endpoints.reduce((n, e) => n + e.histogram.reduce((a, b) => a + b, 0), 0)).toBe(2500)
-      expect(yield* store.offsets(["info-logs"])).toEqual([
+      expect(yield* store.offsets(group, ["info-logs"])).toEqual([
         { topic: "info-logs", partition: 0, nextOffset: "2500" },
       ])
       // a row reads back as it was sent
@@ -156,36 +161,45 @@ describe.skipIf(!svc.available)("MySQL LogStore", () => {
         const at = (nextOffset: number, partition = 0): Array<PartitionOffset> => [
           { topic: "info-logs", partition, nextOffset: String(nextOffset) },
         ]
-        expect(yield* store.store(sent.slice(0, 1000), at(1000))).toEqual({ inserted: 1000, duplicates: 0 })
+        expect(yield* store.store(group, sent.slice(0, 1000), at(1000))).toEqual({
+          inserted: 1000,
+          duplicates: 0,
+        })
         const before = yield* snapshot(sql)
-        expect(yield* store.store(sent.slice(0, 1000), at(1000))).toEqual({ inserted: 0, duplicates: 1000 })
+        expect(yield* store.store(group, sent.slice(0, 1000), at(1000))).toEqual({
+          inserted: 0,
+          duplicates: 1000,
+        })
         expect(yield* snapshot(sql)).toEqual(before)
-        expect(yield* store.store(sent.slice(500, 1500), at(1500))).toEqual({
+        expect(yield* store.store(group, sent.slice(500, 1500), at(1500))).toEqual({
           inserted: 500,
           duplicates: 500,
         })
         // a stale offset (a replayed older batch) does not move the offset back
-        expect(yield* store.store(sent.slice(0, 10), at(10))).toEqual({ inserted: 0, duplicates: 10 })
+        expect(yield* store.store(group, sent.slice(0, 10), at(10))).toEqual({ inserted: 0, duplicates: 10 })
         // copies within one batch count once
-        expect(yield* store.store([sent[0]!, sent[0]!], at(3, 1))).toEqual({ inserted: 0, duplicates: 2 })
+        expect(yield* store.store(group, [sent[0]!, sent[0]!], at(3, 1))).toEqual({
+          inserted: 0,
+          duplicates: 2,
+        })
         const fresh = events(1, 99)[0]!
-        expect(yield* store.store([fresh, fresh, fresh], [])).toEqual({ inserted: 1, duplicates: 2 })
+        expect(yield* store.store(group, [fresh, fresh, fresh], [])).toEqual({ inserted: 1, duplicates: 2 })
         // offsets alone (a batch of dead letters only)
-        expect(yield* store.store([], at(7, 2))).toEqual({ inserted: 0, duplicates: 0 })
+        expect(yield* store.store(group, [], at(7, 2))).toEqual({ inserted: 0, duplicates: 0 })
 
         expect(yield* store.rowCount).toBe(1501)
         expect(yield* sumOf(sql, "api_rollup_minute")).toBe(1501)
         expect(yield* sumOf(sql, "api_latency_minute")).toBe(1501)
-        expect(yield* store.offsets(["info-logs", "other"])).toEqual([
+        expect(yield* store.offsets(group, ["info-logs", "other"])).toEqual([
           { topic: "info-logs", partition: 0, nextOffset: "1500" },
           { topic: "info-logs", partition: 1, nextOffset: "3" },
           { topic: "info-logs", partition: 2, nextOffset: "7" },
         ])
-        expect(yield* store.offsets(["other"])).toEqual([])
-        expect(yield* store.offsets([])).toEqual([])
+        expect(yield* store.offsets(group, ["other"])).toEqual([])
+        expect(yield* store.offsets(group, [])).toEqual([])
         // int64 offsets beyond 2^53 survive exactly
-        yield* store.store([], [{ topic: "big", partition: 0, nextOffset: "9007199254740993" }])
-        expect(yield* store.offsets(["big"])).toEqual([
+        yield* store.store(group, [], [{ topic: "big", partition: 0, nextOffset: "9007199254740993" }])
+        expect(yield* store.offsets(group, ["big"])).toEqual([
           { topic: "big", partition: 0, nextOffset: "9007199254740993" },
         ])
       }),
@@ -199,10 +213,12 @@ describe.skipIf(!svc.available)("MySQL LogStore", () => {
       const results = yield* Effect.all(
         [
           Effect.forEach(batchesOf(sent, 250), (b, i) =>
-            store.store(b, [{ topic: "info-logs", partition: 0, nextOffset: String((i + 1) * 250) }]),
+            store.store(group, b, [{ topic: "info-logs", partition: 0, nextOffset: String((i + 1) * 250) }]),
           ),
           Effect.forEach(batchesOf(copies, 250), (b, i) =>
-            store.store(b, [{ topic: "slow-requests", partition: 0, nextOffset: String((i + 1) * 250) }]),
+            store.store(group, b, [
+              { topic: "slow-requests", partition: 0, nextOffset: String((i + 1) * 250) },
+            ]),
           ),
         ],
         { concurrency: 2 },
@@ -230,21 +246,21 @@ describe.skipIf(!svc.available)("MySQL LogStore", () => {
         yield* Effect.all(
           [
             Effect.forEach(batchesOf(sent.slice(0, 4000), 450), (b, i) =>
-              store.store(b, at(0, (i + 1) * 450)),
+              store.store(group, b, at(0, (i + 1) * 450)),
             ),
             Effect.forEach(batchesOf(sent.slice(0, 4000).reverse(), 300), (b, i) =>
-              store.store(b, at(1, (i + 1) * 300)),
+              store.store(group, b, at(1, (i + 1) * 300)),
             ),
           ],
           { concurrency: 2 },
         )
         const before = yield* snapshot(sql)
         // a replay of what is stored changes nothing, hourly tables included
-        for (const b of batchesOf(sent.slice(0, 4000), 1000)) yield* store.store(b, at(0, 1))
+        for (const b of batchesOf(sent.slice(0, 4000), 1000)) yield* store.store(group, b, at(0, 1))
         expect(yield* snapshot(sql)).toEqual(before)
         // overlapping batches and copies within a batch
-        yield* store.store([...sent.slice(3500, 4500), ...sent.slice(4000, 4200)], at(0, 4500))
-        for (const b of batchesOf(sent.slice(4200), 700)) yield* store.store([...b, b[0]!], at(2, 1))
+        yield* store.store(group, [...sent.slice(3500, 4500), ...sent.slice(4000, 4200)], at(0, 4500))
+        for (const b of batchesOf(sent.slice(4200), 700)) yield* store.store(group, [...b, b[0]!], at(2, 1))
 
         expect(yield* store.rowCount).toBe(6000)
         for (const table of [
@@ -278,13 +294,17 @@ describe.skipIf(!svc.available)("MySQL LogStore", () => {
     () =>
       Effect.gen(function* () {
         const { sql, store, context } = yield* freshDatabase()
-        yield* store.store(events(3000, 12, 5_000), [])
+        yield* store.store(group, events(3000, 12, 5_000), [])
         const built = yield* snapshot(sql)
-        // a database from before 0005: minute rows, no hourly rows
+        // a database from before 0005: minute rows, no hourly rows (0006 is applied again too,
+        // harmlessly: the migrator applies what comes after the latest recorded migration)
         yield* sql`DELETE FROM api_rollup_hour`
         yield* sql`DELETE FROM api_latency_hour`
-        yield* sql`DELETE FROM effect_sql_migrations WHERE migration_id = 5`
-        expect(yield* Effect.provide(migrate, context)).toEqual(["0005_hourly_rollups"])
+        yield* sql`DELETE FROM effect_sql_migrations WHERE migration_id >= 5`
+        expect(yield* Effect.provide(migrate, context)).toEqual([
+          "0005_hourly_rollups",
+          "0006_consumer_offsets_group",
+        ])
         const filled = yield* snapshot(sql)
         // sum_ms is a sum of the same numbers in another order: compare it apart
         const noSums = (tables: typeof filled) =>
@@ -294,12 +314,15 @@ describe.skipIf(!svc.available)("MySQL LogStore", () => {
         expect(noSums(filled)).toEqual(noSums(built))
         expect(yield* hourlyMismatches(sql)).toEqual({ rollups: [], latency: [] })
         // applied again over filled tables (a retried migration): the same figures, not double
-        yield* sql`DELETE FROM effect_sql_migrations WHERE migration_id = 5`
-        expect(yield* Effect.provide(migrate, context)).toEqual(["0005_hourly_rollups"])
+        yield* sql`DELETE FROM effect_sql_migrations WHERE migration_id >= 5`
+        expect(yield* Effect.provide(migrate, context)).toEqual([
+          "0005_hourly_rollups",
+          "0006_consumer_offsets_group",
+        ])
         expect(yield* snapshot(sql)).toEqual(filled)
         expect(yield* sumOf(sql, "api_rollup_hour")).toBe(3000)
         // and the store goes on adding to them
-        yield* store.store(events(500, 13, 5_000), [])
+        yield* store.store(group, events(500, 13, 5_000), [])
         expect(yield* sumOf(sql, "api_latency_hour")).toBe(3500)
         expect(yield* hourlyMismatches(sql)).toEqual({ rollups: [], latency: [] })
       }),
@@ -331,7 +354,7 @@ describe.skipIf(!svc.available)("MySQL LogStore", () => {
             message: text,
           }),
         )
-        expect(yield* store.store(sent, [])).toEqual({ inserted: nasty.length, duplicates: 0 })
+        expect(yield* store.store(group, sent, [])).toEqual({ inserted: nasty.length, duplicates: 0 })
         for (const e of sent) {
           const rows = yield* sql<Record<string, unknown>>`
           SELECT request_id, service, endpoint, user_agent, message FROM api_logs WHERE event_id = ${e.eventId}`
@@ -349,7 +372,7 @@ describe.skipIf(!svc.available)("MySQL LogStore", () => {
         const summary = yield* store.summary
         expect(summary.endpoints.map((e) => e.endpoint).sort()).toEqual(sent.map((e) => e.endpoint).sort())
         // storing them again is recognised as duplicates (exact, byte-wise comparison)
-        expect(yield* store.store(sent, [])).toEqual({ inserted: 0, duplicates: nasty.length })
+        expect(yield* store.store(group, sent, [])).toEqual({ inserted: 0, duplicates: nasty.length })
       }),
   )
 
@@ -366,7 +389,7 @@ describe.skipIf(!svc.available)("MySQL LogStore", () => {
       ]
       for (const [i, batch] of batches.entries()) {
         const offsets = [{ topic: "info-logs", partition: i % 3, nextOffset: String(i * 10) }]
-        const [a, b] = [yield* store.store(batch, offsets), yield* memory.store(batch, offsets)]
+        const [a, b] = [yield* store.store(group, batch, offsets), yield* memory.store(group, batch, offsets)]
         expect(a).toEqual(b)
       }
       const [mine, theirs] = [yield* store.summary, yield* memory.summary]
@@ -381,8 +404,8 @@ describe.skipIf(!svc.available)("MySQL LogStore", () => {
         // sums added in a different order: equal up to rounding
         expect(Math.abs(e.sumMs - m.sumMs)).toBeLessThanOrEqual(1e-9 * Math.max(1, m.sumMs))
       }
-      expect((yield* store.offsets(["info-logs"])).map((o) => o.nextOffset)).toEqual(
-        [...(yield* memory.offsets(["info-logs"]))]
+      expect((yield* store.offsets(group, ["info-logs"])).map((o) => o.nextOffset)).toEqual(
+        [...(yield* memory.offsets(group, ["info-logs"]))]
           .sort((x, y) => x.partition - y.partition)
           .map((o) => o.nextOffset),
       )
@@ -392,7 +415,7 @@ describe.skipIf(!svc.available)("MySQL LogStore", () => {
   it.scopedLive("percentiles computed in SQL from api_latency_minute equal the domain's estimates", () =>
     Effect.gen(function* () {
       const { sql, store } = yield* freshDatabase()
-      yield* store.store(events(3000, 6, 53), [])
+      yield* store.store(group, events(3000, 6, 53), [])
       const summary = yield* store.summary
       for (const q of [0.5, 0.95, 0.99]) {
         // the query documented in migrations/0003_api_latency_minute.ts
@@ -425,16 +448,23 @@ describe.skipIf(!svc.available)("MySQL LogStore", () => {
   )
 
   it.scopedLive(
-    "reset clears rows, rollups, histogram and offsets at once; storing again starts afresh",
+    "reset clears rows, rollups, histogram and the group's offsets at once, keeps other groups' offsets; storing again starts afresh",
     () =>
       Effect.gen(function* () {
         const { sql, store } = yield* freshDatabase()
         const sent = events(1200, 7)
-        yield* store.store(sent, [{ topic: "info-logs", partition: 0, nextOffset: "1200" }])
-        yield* store.reset
+        yield* store.store(group, sent, [{ topic: "info-logs", partition: 0, nextOffset: "1200" }])
+        yield* store.store("other", sent.slice(0, 10), [
+          { topic: "info-logs", partition: 0, nextOffset: "10" },
+        ])
+        yield* store.reset(group)
         expect(yield* store.rowCount).toBe(0)
         expect(yield* store.summary).toEqual({ events: 0, serverErrors: 0, clientErrors: 0, endpoints: [] })
-        expect(yield* store.offsets(["info-logs"])).toEqual([])
+        expect(yield* store.offsets(group, ["info-logs"])).toEqual([])
+        // a replay of one group does not rewind another
+        expect(yield* store.offsets("other", ["info-logs"])).toEqual([
+          { topic: "info-logs", partition: 0, nextOffset: "10" },
+        ])
         expect(yield* sumOf(sql, "api_latency_minute")).toBe(0)
         expect(yield* sumOf(sql, "api_rollup_hour")).toBe(0)
         expect(yield* sumOf(sql, "api_latency_hour")).toBe(0)
@@ -445,19 +475,161 @@ describe.skipIf(!svc.available)("MySQL LogStore", () => {
         const keys = yield* sql<{ k: string }>`SELECT index_name AS k FROM information_schema.statistics
         WHERE table_schema = DATABASE() AND table_name = 'api_logs' AND non_unique = 0 ORDER BY index_name`
         expect(keys.map((r) => r.k)).toEqual(["PRIMARY", "uq_api_logs_event_id"])
-        yield* store.reset // on empty tables too
-        expect(yield* store.store(sent, [])).toEqual({ inserted: 1200, duplicates: 0 })
-        expect(yield* store.store(sent, [])).toEqual({ inserted: 0, duplicates: 1200 })
+        yield* store.reset(group) // on empty tables too
+        expect(yield* store.store(group, sent, [])).toEqual({ inserted: 1200, duplicates: 0 })
+        expect(yield* store.store(group, sent, [])).toEqual({ inserted: 0, duplicates: 1200 })
         expect(yield* sumOf(sql, "api_rollup_minute")).toBe(1200)
         expect(yield* sumOf(sql, "api_rollup_hour")).toBe(1200)
         expect(yield* hourlyMismatches(sql)).toEqual({ rollups: [], latency: [] })
       }),
   )
 
+  it.scopedLive(
+    "two consumer groups storing the same events, racing: each keeps its own offsets, and rows, rollups and histograms count each event once",
+    () =>
+      Effect.gen(function* () {
+        const { sql, store } = yield* freshDatabase()
+        const sent = events(4000, 14, 900)
+        const ofGroup = (g: string, size: number, order: ReadonlyArray<(typeof sent)[number]>) =>
+          Effect.forEach(batchesOf(order, size), (b, i) =>
+            store.store(g, b, [
+              { topic: "info-logs", partition: i % 2, nextOffset: String(Math.floor(i / 2 + 1) * size) },
+            ]),
+          )
+        const [a, b] = yield* Effect.all(
+          [ofGroup("group-a", 400, sent), ofGroup("group-b", 250, [...sent].reverse())],
+          { concurrency: 2 },
+        )
+        const inserted = [...a, ...b].reduce((n, r) => n + r.inserted, 0)
+        expect(inserted).toBe(4000)
+        expect([...a, ...b].reduce((n, r) => n + r.duplicates, 0)).toBe(4000)
+        expect(yield* store.rowCount).toBe(4000)
+        for (const table of [
+          "api_rollup_minute",
+          "api_latency_minute",
+          "api_rollup_hour",
+          "api_latency_hour",
+        ])
+          expect(yield* sumOf(sql, table)).toBe(4000)
+        expect(yield* hourlyMismatches(sql)).toEqual({ rollups: [], latency: [] })
+        // each group its own positions: 10 batches of 400 and 16 of 250 over two partitions
+        expect(yield* store.offsets("group-a", ["info-logs"])).toEqual([
+          { topic: "info-logs", partition: 0, nextOffset: "2000" },
+          { topic: "info-logs", partition: 1, nextOffset: "2000" },
+        ])
+        expect(yield* store.offsets("group-b", ["info-logs"])).toEqual([
+          { topic: "info-logs", partition: 0, nextOffset: "2000" },
+          { topic: "info-logs", partition: 1, nextOffset: "2000" },
+        ])
+        expect(yield* store.offsets("group-c", ["info-logs"])).toEqual([])
+        // a stale batch of one group moves neither its offsets back nor the other's
+        yield* store.store("group-b", sent.slice(0, 5), [
+          { topic: "info-logs", partition: 0, nextOffset: "5" },
+        ])
+        expect((yield* store.offsets("group-b", ["info-logs"]))[0]?.nextOffset).toBe("2000")
+        const rows = yield* sql<{ g: string; n: number }>`
+          SELECT consumer_group AS g, COUNT(*) AS n FROM consumer_offsets GROUP BY consumer_group ORDER BY 1`
+        expect(rows).toEqual([
+          { g: "group-a", n: 2 },
+          { g: "group-b", n: 2 },
+        ])
+      }),
+  )
+
+  it.live(
+    "a consumer group id the offsets table cannot hold is refused with a LogStoreError saying why",
+    () =>
+      Effect.scoped(
+        Effect.gen(function* () {
+          const { store } = yield* freshDatabase()
+          const at = [{ topic: "info-logs", partition: 0, nextOffset: "1" }]
+          const tooLong = yield* Effect.flip(store.store("g".repeat(256), events(1, 15), at))
+          expect(tooLong).toBeInstanceOf(LogStoreError)
+          expect(tooLong.message).toMatch(/consumer group id of 256 characters: .* 1 to 255/)
+          const empty = yield* Effect.flip(store.store("", [], at))
+          expect(empty.message).toMatch(/consumer group id of 0 characters/)
+          // the longest that fits, byte-wise distinct from its neighbours
+          const longest = `${"é".repeat(254)}x`
+          yield* store.store(longest, [], at)
+          expect(yield* store.offsets(longest, ["info-logs"])).toEqual(at)
+          expect(yield* store.offsets(`${"é".repeat(254)}X`, ["info-logs"])).toEqual([])
+          expect(yield* store.rowCount).toBe(0)
+        }),
+      ),
+  )
+
+  it.scopedLive(
+    "migration 0006 keeps the positions stored before it under the default group apimon-consumer, and running it again changes nothing",
+    () =>
+      Effect.gen(function* () {
+        // the repo's migrations up to 0005, linked into a folder of their own
+        const dir = mkdtempSync(path.join(tmpdir(), "apimon-migrations-"))
+        yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(dir, { recursive: true, force: true })))
+        const link = (file: string) => symlinkSync(path.join(MIGRATIONS, file), path.join(dir, file))
+        const files = readdirSync(MIGRATIONS).filter((f) => /^\d{4}_.*\.ts$/.test(f))
+        for (const file of files.filter((f) => f < "0006")) link(file)
+        const url = urlOf(uniqueName("apimon_t"))
+        yield* Effect.acquireRelease(Mysql.createDatabase(url), () => Effect.ignore(Mysql.dropDatabase(url)))
+        const context = yield* Layer.build(Mysql.clientLayer(url, { maxConnections: 2 }))
+        const sql = Context.get(context, MysqlClient.MysqlClient)
+        const migrateDir = Mysql.migrate(dir).pipe(Effect.provide(context), Effect.provide(NodeContext.layer))
+        expect((yield* migrateDir).at(-1)).toBe("0005_hourly_rollups")
+
+        // positions written by a consumer of before 0006 (no group), and some events
+        yield* sql`INSERT INTO consumer_offsets (topic, ${sql("partition")}, next_offset, updated_at) VALUES
+          ('info-logs', 0, 1200, '2026-01-01 00:00:00.000'),
+          ('info-logs', 1, 9007199254740993, '2026-01-01 00:00:00.000'),
+          ('slow-requests', 0, 7, '2026-01-01 00:00:00.000')`
+        const sent = events(300, 16)
+        const before = yield* Mysql.make().pipe(Effect.provide(context))
+        // this version's store on such a database says what to do
+        const dated = yield* Effect.flip(before.offsets(group, ["info-logs"]))
+        expect(dated.message).toMatch(/ER_BAD_FIELD_ERROR.*consumer_group.*run `npm run migrate`/)
+
+        link("0006_consumer_offsets_group.ts")
+        expect(yield* migrateDir).toEqual(["0006_consumer_offsets_group"])
+        const store = yield* Mysql.make().pipe(Effect.provide(context))
+        const kept = [
+          { topic: "info-logs", partition: 0, nextOffset: "1200" },
+          { topic: "info-logs", partition: 1, nextOffset: "9007199254740993" },
+          { topic: "slow-requests", partition: 0, nextOffset: "7" },
+        ]
+        expect(yield* store.offsets("apimon-consumer", ["info-logs", "slow-requests"])).toEqual(kept)
+        expect(yield* store.offsets("another-group", ["info-logs", "slow-requests"])).toEqual([])
+        const key = yield* sql<{ c: string }>`SELECT column_name AS c FROM information_schema.statistics
+          WHERE table_schema = DATABASE() AND table_name = 'consumer_offsets' AND index_name = 'PRIMARY'
+          ORDER BY seq_in_index`
+        expect(key.map((r) => r.c)).toEqual(["consumer_group", "topic", "partition"])
+        // every writer names its group: the column has no default left
+        const noGroup = yield* Effect.flip(
+          sql`INSERT INTO consumer_offsets (topic, ${sql("partition")}, next_offset, updated_at)
+              VALUES ('t', 0, 1, '2026-01-01 00:00:00.000')`,
+        )
+        expect(Mysql.mysqlCodeOf(noGroup)).toBe("ER_NO_DEFAULT_FOR_FIELD")
+
+        // the default group resumes there; another group keeps positions of its own
+        yield* store.store("apimon-consumer", sent, [
+          { topic: "info-logs", partition: 0, nextOffset: "1500" },
+        ])
+        yield* store.store("another-group", sent, [{ topic: "info-logs", partition: 0, nextOffset: "300" }])
+        expect((yield* store.offsets("apimon-consumer", ["info-logs"]))[0]?.nextOffset).toBe("1500")
+        expect((yield* store.offsets("another-group", ["info-logs"]))[0]?.nextOffset).toBe("300")
+        expect(yield* store.rowCount).toBe(300)
+
+        // applied again (a retried migration): nothing changes
+        const snapshotOffsets = sql`SELECT consumer_group, topic, ${sql("partition")}, CAST(next_offset AS CHAR) AS n
+          FROM consumer_offsets ORDER BY 1, 2, 3`
+        const was = yield* snapshotOffsets
+        yield* sql`DELETE FROM effect_sql_migrations WHERE migration_id = 6`
+        expect(yield* migrateDir).toEqual(["0006_consumer_offsets_group"])
+        expect(yield* snapshotOffsets).toEqual(was)
+      }),
+  )
+
   it.scopedLive("the read-only user can SELECT, and cannot INSERT, UPDATE, DELETE, DROP or CREATE", () =>
     Effect.gen(function* () {
       const { database, context, store } = yield* freshDatabase()
-      yield* store.store(events(10, 8), [])
+      yield* store.store(group, events(10, 8), [])
       const user = uniqueName("ro").slice(0, 30)
       const password = "pw'; DROP USER root; -- \\ 🚀"
       const asRoot = <A, E>(effect: Effect.Effect<A, E, MysqlClient.MysqlClient>) =>

@@ -25,8 +25,8 @@ const recordingStore = Layer.effect(
   Effect.map(LogStore, (store) =>
     LogStore.of({
       ...store,
-      store: (events, offsets) =>
-        Effect.tap(store.store(events, offsets), () =>
+      store: (group, events, offsets) =>
+        Effect.tap(store.store(group, events, offsets), () =>
           Effect.sync(() => {
             const committed = Date.now()
             for (const e of events) {

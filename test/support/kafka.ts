@@ -185,18 +185,18 @@ export const storeLayer = (
     LogStore,
     LogStore.of({
       ...base,
-      store: (events, offsets) =>
+      store: (group, events, offsets) =>
         Effect.gen(function* () {
           if (options.delay !== undefined) yield* Effect.sleep(options.delay)
           for (const o of offsets) options.seen?.add(`${o.topic}/${o.partition}`)
-          return yield* base.store(events, offsets)
+          return yield* base.store(group, events, offsets)
         }),
     }),
   )
 
-/** The sum of the next offsets the store holds for the map's topics. */
-export const sumOffsets = (store: Store, map: TopicMap.TopicMap) =>
-  Effect.map(store.offsets(topicsOf(map)), (os) => os.reduce((n, o) => n + Number(o.nextOffset), 0))
+/** The sum of the next offsets the store holds for the map's topics in consumer group `group`. */
+export const sumOffsets = (store: Store, map: TopicMap.TopicMap, group: string) =>
+  Effect.map(store.offsets(group, topicsOf(map)), (os) => os.reduce((n, o) => n + Number(o.nextOffset), 0))
 
 /** Publishes every event through the Kafka publisher and closes it (flush, disconnect). */
 export const publishAll = (
@@ -301,15 +301,16 @@ export const poisonScenario = (
     yield* ensureTopics(map)
     yield* sendRaw(topic, messages)
 
+    const groupId = services.uniqueName("g")
     const stats = yield* projectUntil(
       "valid records stored and poison parked",
-      { map, store: Layer.succeed(LogStore, store) },
+      { map, store: Layer.succeed(LogStore, store), groupId },
       (s) => Effect.sync(() => s.records >= messages.length),
     )
     expect(yield* store.rowCount).toBe(valid.length)
     expect(stats.deadLettered).toBe(poison.length)
     // the offsets moved past the poison
-    expect(yield* sumOffsets(store, map)).toBe(messages.length)
+    expect(yield* sumOffsets(store, map, groupId)).toBe(messages.length)
 
     const letters = yield* readAll([map.deadLetter.name], poison.length)
     expect(letters).toHaveLength(poison.length)

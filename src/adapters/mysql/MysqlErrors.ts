@@ -115,6 +115,7 @@ const hintOf = (code: string | undefined): string | undefined => {
   if (code === undefined) return undefined
   if (CONNECTION_CODES.has(code)) return "is the server running and reachable?"
   if (code === "ER_BAD_DB_ERROR" || code === "ER_NO_SUCH_TABLE") return "run `npm run migrate`"
+  if (code === "ER_BAD_FIELD_ERROR") return "the database predates a migration: run `npm run migrate`"
   if (code === "ER_ACCESS_DENIED_ERROR" || code === "ER_DBACCESS_DENIED_ERROR")
     return "check the user and password of MYSQL_URL"
   return undefined

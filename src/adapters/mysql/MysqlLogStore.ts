@@ -21,10 +21,11 @@ import {
   EndpointRow,
   hourOrder,
   makeStatements,
+  MAX_GROUP_LENGTH,
   makeUtcText,
   minuteOrder,
   OffsetRow,
-  PROJECTION_TABLES,
+  REBUILT_TABLES,
 } from "./MysqlStatements.ts"
 
 export interface MysqlLogStoreOptions {
@@ -95,14 +96,20 @@ export const make = (options: MysqlLogStoreOptions = {}) =>
      * duplicate key; the whole transaction is retried (as for deadlocks and lock wait
      * timeouts), and the retry's `SELECT` sees the row, so the event is counted once.
      */
-    const storeOnce = (events: ReadonlyArray<RequestEvent>, offsets: ReadonlyArray<PartitionOffset>) =>
+    const storeOnce = (
+      group: string,
+      events: ReadonlyArray<RequestEvent>,
+      offsets: ReadonlyArray<PartitionOffset>,
+    ) =>
       Effect.gen(function* () {
         // the first copy of an event within the batch counts; later copies are duplicates
         const unique = new Map<string, RequestEvent>()
         for (const e of events) if (!unique.has(e.eventId)) unique.set(e.eventId, e)
         const all = [...unique.values()].sort((a, b) => compareStrings(a.eventId, b.eventId))
         const partition =
-          offsets.length === 1 ? `${offsets[0]!.topic}\u0000${offsets[0]!.partition}` : undefined
+          offsets.length === 1
+            ? `${group}\u0000${offsets[0]!.topic}\u0000${offsets[0]!.partition}`
+            : undefined
 
         if (partition !== undefined && clean.has(partition) && all.length > 0 && all.length <= chunkSize) {
           const inserted = yield* statements.insertLogs(all).pipe(
@@ -113,7 +120,7 @@ export const make = (options: MysqlLogStoreOptions = {}) =>
               () => Effect.succeed(false),
             ),
           )
-          if (inserted) return yield* finish(all, events.length, offsets)
+          if (inserted) return yield* finish(group, all, events.length, offsets)
           clean.delete(partition)
         }
 
@@ -127,11 +134,12 @@ export const make = (options: MysqlLogStoreOptions = {}) =>
         }
         const fresh = all.filter((e) => !existing.has(e.eventId))
         for (const chunk of chunksOf(fresh, chunkSize)) yield* statements.insertLogs(chunk)
-        return yield* finish(fresh, events.length, offsets)
+        return yield* finish(group, fresh, events.length, offsets)
       })
 
     /** Steps 3–7: the rollups and histogram of the new events, by minute and by hour, and the offsets. */
     const finish = (
+      group: string,
       fresh: ReadonlyArray<RequestEvent>,
       received: number,
       offsets: ReadonlyArray<PartitionOffset>,
@@ -140,17 +148,28 @@ export const make = (options: MysqlLogStoreOptions = {}) =>
         const rollups = rollupsOf(fresh).sort(minuteOrder)
         yield* statements.upsertMinutes(rollups)
         yield* statements.upsertHours(hourlyOf(rollups).sort(hourOrder))
-        if (offsets.length > 0) yield* statements.upsertOffsets(offsets, yield* Clock.currentTimeMillis)
+        if (offsets.length > 0)
+          yield* statements.upsertOffsets(group, offsets, yield* Clock.currentTimeMillis)
         return { inserted: fresh.length, duplicates: received - fresh.length }
       })
 
+    /** A group id `consumer_offsets` can hold, else a LogStoreError that says why. */
+    const checkGroup = (group: string) =>
+      group.length >= 1 && group.length <= MAX_GROUP_LENGTH
+        ? Effect.void
+        : new LogStoreError({
+            message: `consumer group id of ${group.length} characters: the offsets table holds 1 to ${MAX_GROUP_LENGTH}`,
+          })
+
     const store = Effect.fn("MysqlLogStore.store")(function* (
+      group: string,
       events: ReadonlyArray<RequestEvent>,
       offsets: ReadonlyArray<PartitionOffset>,
     ) {
       if (events.length === 0 && offsets.length === 0) return { inserted: 0, duplicates: 0 }
-      yield* Effect.annotateCurrentSpan({ events: events.length, offsets: offsets.length })
-      return yield* sql.withTransaction(storeOnce(events, offsets)).pipe(
+      if (offsets.length > 0) yield* checkGroup(group)
+      yield* Effect.annotateCurrentSpan({ group, events: events.length, offsets: offsets.length })
+      return yield* sql.withTransaction(storeOnce(group, events, offsets)).pipe(
         // a connection lost mid-transaction fails the ROLLBACK (or COMMIT), which @effect/sql makes a defect
         Effect.catchAllDefect((d) => (d instanceof SqlError.SqlError ? Effect.fail(d) : Effect.die(d))),
         Effect.retry({ schedule: retry, while: (e) => RETRYABLE.has(mysqlCodeOf(e) ?? "") }),
@@ -158,10 +177,10 @@ export const make = (options: MysqlLogStoreOptions = {}) =>
       )
     })
 
-    const offsets = (topics: ReadonlyArray<string>) =>
+    const offsets = (group: string, topics: ReadonlyArray<string>) =>
       topics.length === 0
         ? Effect.succeed([])
-        : statements.selectOffsets(topics).pipe(
+        : statements.selectOffsets(group, topics).pipe(
             Effect.mapError(errorWith(target, "reading offsets")),
             Effect.flatMap(decode(Schema.Array(OffsetRow), "offset")),
             Effect.map((rows) =>
@@ -225,14 +244,19 @@ export const make = (options: MysqlLogStoreOptions = {}) =>
     )
 
     /**
-     * Every projection table and the offsets swapped for empty copies at once: a half-cleared
-     * state (say rows gone but rollups kept) would double-count on the replay.
+     * Before a replay of `group`: first the group's offsets are deleted (committed at once),
+     * then every projection table is swapped for an empty copy in one atomic `RENAME TABLE`
+     * (`swapForEmpty`): a half-cleared state, say rows gone but rollups kept, would
+     * double-count on the replay. In this order a crash in between leaves the projections
+     * whole and the group without positions: it reads its topics from the earliest offsets,
+     * and every event it finds is already stored (nothing lost, nothing doubled). The other
+     * order would leave empty projections and positions that skip their history. Other
+     * groups' positions are kept (`LogStore.reset`).
      */
-    const reset = statements
-      .swapForEmpty(PROJECTION_TABLES)
-      .pipe(
+    const reset = (group: string) =>
+      Effect.zipRight(statements.deleteOffsets(group), statements.swapForEmpty(REBUILT_TABLES)).pipe(
         Effect.mapError(errorWith(target, "resetting the projections")),
-        Effect.withSpan("MysqlLogStore.reset"),
+        Effect.withSpan("MysqlLogStore.reset", { attributes: { group } }),
       )
 
     return LogStore.of({ store, offsets, summary, rowCount, reset })

@@ -29,15 +29,23 @@ import type { PartitionOffset } from "../Subscription.ts"
 // ---------------------------------------------------------------------------------------------
 // Tables
 
-/** Every table the consumer writes: the projections and its offsets, in the order `reset` swaps them. */
-export const PROJECTION_TABLES = [
-  "consumer_offsets",
+/**
+ * The tables a replay rebuilds from the log, shared by every consumer group, in the order
+ * `reset` swaps them.
+ */
+export const REBUILT_TABLES = [
   "api_rollup_minute",
   "api_latency_minute",
   "api_rollup_hour",
   "api_latency_hour",
   "api_logs",
 ] as const
+
+/** Every table the consumer writes: the projections and the groups' offsets (what Grafana reads). */
+export const PROJECTION_TABLES = ["consumer_offsets", ...REBUILT_TABLES] as const
+
+/** The longest consumer group id `consumer_offsets` holds (migration 0006). */
+export const MAX_GROUP_LENGTH = 255
 
 /** The period a rollup table is keyed by; also the name of its time column. */
 export type Period = "minute" | "hour"
@@ -276,12 +284,13 @@ export const makeStatements = (
       upsertLatency("hour", rollups, (r) => r.hour),
     )
 
-  /** The partitions' next offsets, only ever forward, in key order. */
-  const upsertOffsets = (offsets: ReadonlyArray<PartitionOffset>, nowMs: number) => {
+  /** The group's next offsets of the partitions, only ever forward, in key order. */
+  const upsertOffsets = (group: string, offsets: ReadonlyArray<PartitionOffset>, nowMs: number) => {
     const now = text.millis(nowMs)
     const sorted = [...offsets].sort((a, b) => compareStrings(a.topic, b.topic) || a.partition - b.partition)
     return sql`INSERT INTO consumer_offsets ${sql.insert(
       sorted.map((o) => ({
+        consumer_group: group,
         topic: o.topic,
         partition: o.partition,
         next_offset: o.nextOffset,
@@ -292,11 +301,14 @@ export const makeStatements = (
         updated_at = VALUES(updated_at)`.unprepared
   }
 
-  /** The stored next offsets of the topics' partitions (BIGINT as text: int64 beyond 2^53). */
-  const selectOffsets = (topics: ReadonlyArray<string>) =>
+  /** The group's stored next offsets of the topics' partitions (BIGINT as text: int64 beyond 2^53). */
+  const selectOffsets = (group: string, topics: ReadonlyArray<string>) =>
     sql`SELECT topic, ${sql("partition")}, CAST(next_offset AS CHAR) AS next_offset
-        FROM consumer_offsets WHERE topic IN ${sql.in(topics)}
+        FROM consumer_offsets WHERE consumer_group = ${group} AND topic IN ${sql.in(topics)}
         ORDER BY topic, ${sql("partition")}`
+
+  /** Forgets the group's positions (and no other group's). */
+  const deleteOffsets = (group: string) => sql`DELETE FROM consumer_offsets WHERE consumer_group = ${group}`
 
   /** Per endpoint: events, 5xx, 4xx, sum and max of the response time, from the minute rollups. */
   const endpointTotals = sql`SELECT endpoint,
@@ -337,6 +349,7 @@ export const makeStatements = (
     upsertHours,
     upsertOffsets,
     selectOffsets,
+    deleteOffsets,
     endpointTotals,
     bucketTotals,
     countRows,
