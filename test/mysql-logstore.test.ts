@@ -626,69 +626,158 @@ describe.skipIf(!svc.available)("MySQL LogStore", () => {
       }),
   )
 
-  it.scopedLive("the read-only user can SELECT, and cannot INSERT, UPDATE, DELETE, DROP or CREATE", () =>
-    Effect.gen(function* () {
-      const { database, context, store } = yield* freshDatabase()
-      yield* store.store(group, events(10, 8), [])
-      const user = uniqueName("ro").slice(0, 30)
-      const password = "pw'; DROP USER root; -- \\ 🚀"
-      const asRoot = <A, E>(effect: Effect.Effect<A, E, MysqlClient.MysqlClient>) =>
-        Effect.provide(effect, context)
-      yield* Effect.acquireRelease(
-        asRoot(Mysql.ensureReadOnlyUser({ user, password: Redacted.make(password), database })),
-        () =>
-          asRoot(
-            Effect.flatMap(MysqlClient.MysqlClient, (sql) => sql`DROP USER IF EXISTS ${user}@'%'`.unprepared),
-          ).pipe(Effect.ignore),
+  /** A unique read-only user on the test server, dropped at the end; helpers to act as root or as it. */
+  const readOnlyFixture = Effect.gen(function* () {
+    const db = yield* freshDatabase()
+    const user = uniqueName("ro").slice(0, 30)
+    const asRoot = <A, E>(effect: Effect.Effect<A, E, MysqlClient.MysqlClient>) =>
+      Effect.provide(effect, db.context)
+    const root = <A>(f: (sql: MysqlClient.MysqlClient) => Effect.Effect<A, unknown>) =>
+      asRoot(Effect.flatMap(MysqlClient.MysqlClient, f))
+    yield* Effect.addFinalizer(() =>
+      root((sql) => sql`DROP USER IF EXISTS ${user}@'%'`.unprepared).pipe(Effect.ignore),
+    )
+    const ensure = (password: string, resetPassword = false) =>
+      asRoot(
+        Mysql.ensureReadOnlyUser({
+          user,
+          password: Redacted.make(password),
+          database: db.database,
+          resetPassword,
+        }),
       )
-      // idempotent
-      yield* asRoot(Mysql.ensureReadOnlyUser({ user, password: Redacted.make(password), database }))
-
-      const asUser = <A>(pw: string, f: (sql: MysqlClient.MysqlClient) => Effect.Effect<A, unknown>) =>
-        Effect.scoped(
-          Effect.flatMap(
-            Layer.build(Mysql.clientLayer(urlOf(database, { user, password: pw }), { maxConnections: 1 })),
-            (ctx) => f(Context.get(ctx, MysqlClient.MysqlClient)),
-          ),
-        )
-      const rows = yield* asUser(password, (sql) => sql<{ n: number }>`SELECT COUNT(*) AS n FROM api_logs`)
-      expect(rows[0]?.n).toBe(10)
-      const denied = (statement: string) =>
-        Effect.flip(asUser(password, (sql) => sql.unsafe(statement).unprepared)).pipe(
-          Effect.map(Mysql.mysqlCodeOf),
-        )
-      for (const statement of [
-        "INSERT INTO consumer_offsets (topic, `partition`, next_offset, updated_at) VALUES ('t', 0, 1, '2026-01-01')",
-        "UPDATE api_logs SET level = 'DEBUG'",
-        "DELETE FROM api_logs",
-        "DROP TABLE api_logs",
-        "TRUNCATE TABLE api_logs",
-        "CREATE TABLE evil (id INT)",
-      ])
-        expect(yield* denied(statement)).toMatch(/^ER_(TABLEACCESS|DBACCESS|SPECIFIC_ACCESS)_DENIED_ERROR$/)
-      expect(
-        yield* asUser(password, (sql) => sql<{ n: number }>`SELECT COUNT(*) AS n FROM api_logs`),
-      ).toEqual([{ n: 10 }])
-
-      // a new password replaces the old one
-      yield* asRoot(Mysql.ensureReadOnlyUser({ user, password: Redacted.make("second"), database }))
-      expect(yield* asUser("second", (sql) => sql<{ n: number }>`SELECT 1 AS n`)).toEqual([{ n: 1 }])
-      const old = yield* Effect.flip(asUser(password, (sql) => sql`SELECT 1`))
-      expect(Mysql.mysqlCodeOf(old)).toBe("ER_ACCESS_DENIED_ERROR")
-
-      // a user that holds more than SELECT is refused, not silently kept
-      yield* asRoot(
+    const asUser = <A>(pw: string, f: (sql: MysqlClient.MysqlClient) => Effect.Effect<A, unknown>) =>
+      Effect.scoped(
         Effect.flatMap(
-          MysqlClient.MysqlClient,
-          (sql) => sql`GRANT INSERT ON ${sql(database)}.* TO ${user}@'%'`.unprepared,
+          Layer.build(Mysql.clientLayer(urlOf(db.database, { user, password: pw }), { maxConnections: 1 })),
+          (ctx) => f(Context.get(ctx, MysqlClient.MysqlClient)),
         ),
       )
-      const excess = yield* Effect.flip(
-        asRoot(Mysql.ensureReadOnlyUser({ user, password: Redacted.make("second"), database })),
-      )
-      expect(excess.message).toMatch(/holds more than SELECT/)
-      expect(excess.message).not.toContain("second")
-    }),
+    const showGrants = root(
+      (sql) => sql<Record<string, string>>`SHOW GRANTS FOR ${user}@'%'`.unprepared,
+    ).pipe(
+      Effect.map((rows) => rows.flatMap((r) => Object.values(r)).filter((g) => !/^GRANT USAGE /.test(g))),
+    )
+    return { ...db, user, ensure, asUser, root, showGrants }
+  })
+
+  it.scopedLive(
+    "the read-only user may SELECT the projection tables and nothing else: not the migrations table, no INSERT, UPDATE, DELETE, DROP or CREATE",
+    () =>
+      Effect.gen(function* () {
+        const { database, store, user, ensure, asUser, showGrants } = yield* readOnlyFixture
+        yield* store.store(group, events(10, 8), [])
+        const password = "pw'; DROP USER root; -- \\ 🚀"
+        const report = yield* ensure(password)
+        expect(report).toEqual({
+          account: `'${user}'@'%'`,
+          password: "created",
+          database,
+          tables: expect.arrayContaining([...Mysql.PROJECTION_TABLES]),
+          revoked: [],
+          elsewhere: [],
+        })
+        expect(report.tables).toHaveLength(Mysql.PROJECTION_TABLES.length)
+        expect(Mysql.describeGrants(report)).toBe(
+          `'${user}'@'%' may SELECT the tables ${report.tables.join(", ")} of ${database}, and nothing else`,
+        )
+        // what it says is what SHOW GRANTS says: one SELECT per table, nothing on other databases
+        const grants = yield* showGrants
+        expect(grants).toHaveLength(Mysql.PROJECTION_TABLES.length)
+        for (const g of grants)
+          expect(g).toMatch(new RegExp(`^GRANT SELECT ON \`${database}\`\\.\`[a-z_]+\` TO `))
+        // idempotent, and an existing user's password is left alone
+        expect((yield* ensure(password)).password).toBe("kept")
+
+        for (const table of Mysql.PROJECTION_TABLES)
+          yield* asUser(password, (sql) => sql`SELECT COUNT(*) AS n FROM ${sql(table)}`)
+        expect(
+          yield* asUser(password, (sql) => sql<{ n: number }>`SELECT COUNT(*) AS n FROM api_logs`),
+        ).toEqual([{ n: 10 }])
+        const denied = (statement: string) =>
+          Effect.flip(asUser(password, (sql) => sql.unsafe(statement).unprepared)).pipe(
+            Effect.map(Mysql.mysqlCodeOf),
+          )
+        for (const statement of [
+          `SELECT * FROM ${Mysql.MIGRATIONS_TABLE}`,
+          "INSERT INTO consumer_offsets (consumer_group, topic, `partition`, next_offset, updated_at) VALUES ('g', 't', 0, 1, '2026-01-01')",
+          "UPDATE api_logs SET level = 'DEBUG'",
+          "DELETE FROM api_logs",
+          "DROP TABLE api_logs",
+          "TRUNCATE TABLE api_logs",
+          "CREATE TABLE evil (id INT)",
+        ])
+          expect(yield* denied(statement)).toMatch(/^ER_(TABLEACCESS|DBACCESS|SPECIFIC_ACCESS)_DENIED_ERROR$/)
+
+        // the grants are by table name: the tables a replay's reset swaps in keep them
+        yield* store.reset(group)
+        expect(
+          yield* asUser(password, (sql) => sql<{ n: number }>`SELECT COUNT(*) AS n FROM api_logs`),
+        ).toEqual([{ n: 0 }])
+        expect(yield* showGrants).toEqual(grants)
+      }),
+  )
+
+  it.scopedLive(
+    "an existing read-only user keeps its password unless resetPassword says to set it; errors never carry a password",
+    () =>
+      Effect.gen(function* () {
+        const { database, user, ensure, asUser, root } = yield* readOnlyFixture
+        expect((yield* ensure("first")).password).toBe("created")
+        expect((yield* ensure("second")).password).toBe("kept")
+        expect(yield* asUser("first", (sql) => sql<{ n: number }>`SELECT 1 AS n`)).toEqual([{ n: 1 }])
+        const refused = yield* Effect.flip(asUser("second", (sql) => sql`SELECT 1`))
+        expect(Mysql.mysqlCodeOf(refused)).toBe("ER_ACCESS_DENIED_ERROR")
+
+        expect((yield* ensure("second", true)).password).toBe("reset")
+        expect(yield* asUser("second", (sql) => sql<{ n: number }>`SELECT 1 AS n`)).toEqual([{ n: 1 }])
+        const old = yield* Effect.flip(asUser("first", (sql) => sql`SELECT 1`))
+        expect(Mysql.mysqlCodeOf(old)).toBe("ER_ACCESS_DENIED_ERROR")
+
+        // a user that holds more than SELECT is refused, not silently kept
+        yield* root((sql) => sql`GRANT INSERT ON ${sql(database)}.api_logs TO ${user}@'%'`.unprepared)
+        const excess = yield* Effect.flip(ensure("second", true))
+        expect(excess.message).toMatch(
+          /holds more than SELECT \(SELECT, INSERT ON `[^`]+`\.`api_logs`\): revoke it/,
+        )
+        expect(excess.message).not.toContain("second")
+      }),
+  )
+
+  it.scopedLive(
+    "on its own database a whole-database grant is replaced by the table grants; grants on other databases are reported and left as they are",
+    () =>
+      Effect.gen(function* () {
+        const { database, user, ensure, asUser, root, showGrants } = yield* readOnlyFixture
+        // what an older migrate granted, and what someone granted elsewhere
+        const other = uniqueName("apimon_other")
+        yield* root((sql) => sql`CREATE USER ${user}@'%' IDENTIFIED BY 'pw'`.unprepared)
+        yield* root((sql) => sql`GRANT SELECT ON ${sql(database)}.* TO ${user}@'%'`.unprepared)
+        yield* root((sql) => sql`GRANT SELECT ON ${sql(other)}.* TO ${user}@'%'`.unprepared)
+        yield* Effect.addFinalizer(() =>
+          root((sql) => sql`REVOKE SELECT ON ${sql(other)}.* FROM ${user}@'%'`.unprepared).pipe(
+            Effect.ignore,
+          ),
+        )
+        const report = yield* ensure("pw")
+        expect(report.password).toBe("kept")
+        expect(report.revoked).toEqual([`SELECT ON \`${database}\`.*`])
+        expect(report.elsewhere).toEqual([`SELECT ON \`${other}\`.*`])
+        expect(Mysql.describeGrants(report)).toMatch(
+          new RegExp(
+            `of ${database}; on other databases, which migrate leaves as they are, it also holds: SELECT ON \`${other}\`\\.\\*$`,
+          ),
+        )
+        const grants = yield* showGrants
+        expect(grants.filter((g) => g.includes(`\`${database}\`.*`))).toEqual([])
+        expect(grants.filter((g) => g.includes(`\`${other}\`.*`))).toHaveLength(1)
+        const denied = yield* Effect.flip(
+          asUser("pw", (sql) => sql`SELECT * FROM ${sql(Mysql.MIGRATIONS_TABLE)}`),
+        )
+        expect(Mysql.mysqlCodeOf(denied)).toBe("ER_TABLEACCESS_DENIED_ERROR")
+        // run again: nothing more to revoke
+        expect((yield* ensure("pw")).revoked).toEqual([])
+      }),
   )
 
   it.live("an unreachable server fails with host:port and the error code, never the password", () =>
