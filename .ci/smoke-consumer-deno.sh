@@ -3,7 +3,7 @@
 #
 # Migrates a database of its own (apimon_deno_smoke), writes a topic map with topic names of
 # its own, produces 500 events with the producer (under Node, tsx), then runs the consumer
-# under Deno (`deno run -A src/programs/consumer.ts --idle-exit 3`) and checks that exactly
+# under Deno (`npm run deno -- run -A src/programs/consumer.ts --idle-exit 3`) and checks that exactly
 # 500 rows were stored and counted once in the rollups (minute and hour). Drops the database (and the read-only
 # user migrate creates) at the end, whatever happened. Exits non-zero on any mismatch.
 set -euo pipefail
@@ -39,7 +39,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-step "Deno: $(npx --no-install deno --version | head -n 1)"
+# Deno: the version package.json pins (npm run deno), fetched on first use
+step "Deno: $(npm run --silent deno -- --version | head -n 1)"
 
 step "fresh database ${DATABASE} (${MYSQL_HOST}:${MYSQL_PORT})"
 sql "DROP DATABASE IF EXISTS \`${DATABASE}\`" || fail "MariaDB is not reachable on ${MYSQL_HOST}:${MYSQL_PORT}"
@@ -65,10 +66,10 @@ step "producer (Node): ${COUNT} events"
 npx --no-install tsx src/programs/producer.ts --count "$COUNT" --rate 0 || fail "the producer exited with status $?"
 
 step "consumer (Deno): until idle for 3 s"
-# in a session of its own, so that npx and deno can be stopped together
+# in a session of its own, so that npm, npx and deno can be stopped together
 log="${tmp}/consumer.log"
 : >"$log"
-setsid npx --no-install deno run -A src/programs/consumer.ts --idle-exit 3 >"$log" 2>&1 &
+setsid npm run --silent deno -- run -A src/programs/consumer.ts --idle-exit 3 >"$log" 2>&1 &
 consumer=$!
 stopped_line="apimon consumer: stopped after"
 running() { kill -0 "$consumer" 2>/dev/null; }

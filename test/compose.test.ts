@@ -7,12 +7,14 @@
  *   (a default pointing at localhost does not);
  * - ports, broker addresses, topic map, database, users and the Grafana data source agree across
  *   compose, topics.json, Settings, the migrate program, the provisioning and the dashboards;
- * - the Dockerfile's final stage installs production dependencies only and runs as a non-root
- *   user; the provisioning YAML is valid and points at the mounted dashboards.
+ * - the Dockerfile builds on the Node release we test on, applies patches/ at install, and its
+ *   final stage holds production dependencies only and runs as a non-root user; .dockerignore
+ *   sends what the Dockerfile copies and nothing else; the provisioning YAML is valid and points
+ *   at the mounted dashboards.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Ajv } from "ajv"
-import { existsSync, readFileSync } from "node:fs"
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import YAML from "yaml"
@@ -536,55 +538,190 @@ describe("the pieces agree", () => {
 // ---------------------------------------------------------------------------------------------
 // The image
 
+/** A Dockerfile's stages: name, the image or stage it starts from, its instructions. */
+interface Stage {
+  readonly name: string
+  readonly from: string
+  readonly body: string
+}
+const stagesOf = (dockerfile: string): ReadonlyArray<Stage> =>
+  dockerfile
+    .split(/^(?=FROM )/m)
+    .filter((s) => s.startsWith("FROM "))
+    .map((body) => {
+      const m = /^FROM (\S+) AS (\S+)$/m.exec(body)
+      if (m === null) throw new Error(`a stage without a name: ${body.split("\n")[0]}`)
+      return { from: m[1]!, name: m[2]!, body }
+    })
+
+/**
+ * Docker's `.dockerignore` rules: a pattern matches a path or one of its parent folders; `*` and
+ * `?` stay inside one path segment, `**` spans any number of them; `!` re-includes; the last
+ * pattern that matches decides.
+ */
+const dockerIgnore = (text: string) => {
+  const rules = text
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l !== "" && !l.startsWith("#"))
+    .map((l) => {
+      const exclusion = l.startsWith("!")
+      const pattern = path.posix.normalize((exclusion ? l.slice(1) : l).trim()).replace(/^\/|\/$/g, "")
+      const source = pattern
+        .split(/(\*\*\/|\*\*|\*|\?)/)
+        .map((part) =>
+          part === "**/"
+            ? "(?:.*/)?"
+            : part === "**"
+              ? ".*"
+              : part === "*"
+                ? "[^/]*"
+                : part === "?"
+                  ? "[^/]"
+                  : part.replace(/[.+^${}()|[\]\\]/g, "\\$&"),
+        )
+        .join("")
+      return { exclusion, regex: new RegExp(`^${source}$`) }
+    })
+  /** Whether `file` (relative to the context) is sent to the build. */
+  return (file: string): boolean => {
+    const parts = file.split("/")
+    const candidates = parts.map((_, i) => parts.slice(0, i + 1).join("/"))
+    let ignored = false
+    for (const rule of rules) if (candidates.some((c) => rule.regex.test(c))) ignored = !rule.exclusion
+    return !ignored
+  }
+}
+
+const filesUnder = (dir: string): ReadonlyArray<string> =>
+  readdirSync(path.join(ROOT, dir), { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? filesUnder(path.posix.join(dir, e.name)) : [path.posix.join(dir, e.name)],
+  )
+
 describe("Dockerfile and .dockerignore", () => {
   const dockerfile = read("Dockerfile")
-  const stages = dockerfile.split(/^(?=FROM )/m).filter((s) => s.startsWith("FROM "))
+  const stages = stagesOf(dockerfile)
   const final = stages.at(-1)!
+  const stage = (name: string) => {
+    const found = stages.find((s) => s.name === name)
+    if (found === undefined) throw new Error(`no stage ${name}`)
+    return found
+  }
+  /** A stage and the stages it starts from, the stage itself first. */
+  const lineage = (s: Stage): ReadonlyArray<Stage> =>
+    stages.some((t) => t.name === s.from) ? [s, ...lineage(stage(s.from))] : [s]
+  const pkg = JSON.parse(read("package.json")) as {
+    engines: { node: string }
+    dependencies: Record<string, string>
+    devDependencies: Record<string, string>
+    scripts: Record<string, string>
+  }
 
-  it("is multi-stage on Node 22 LTS (bookworm-slim)", () => {
+  it("is multi-stage on the exact Node release we test on (Node 20, bookworm-slim)", () => {
     expect(stages.length).toBeGreaterThanOrEqual(2)
-    expect(dockerfile).toMatch(/^FROM node:22-bookworm-slim AS base$/m)
-    for (const s of stages) expect(s).toMatch(/^FROM (node:22-bookworm-slim|base) AS \w+/)
+    // one image from outside, pinned to a release; every other stage starts from a stage above it
+    const external = stages.filter((s) => !stages.some((t) => t.name === s.from))
+    expect(external.map((s) => s.name)).toEqual(["base"])
+    const image = /^node:(\d+)\.\d+\.\d+-bookworm-slim$/.exec(external[0]!.from)
+    expect(image, external[0]!.from).not.toBeNull()
+    // the major the code is type-checked against (@types/node) and that CI runs
+    const typesMajor = pkg.devDependencies["@types/node"]!.split(".")[0]
+    expect(image![1]).toBe(typesMajor)
+    expect(image![1]).toBe("20")
+    expect(pkg.engines.node).toBe(`>=${image![1]}`)
+    expect(dockerfile).not.toMatch(/node:22/)
   })
 
-  it("installs production dependencies only in the final stage, and runs as a non-root user", () => {
-    expect(final).toMatch(/^RUN npm ci --omit=dev\b/m)
-    expect(final).not.toMatch(/--include=dev/)
-    const user = [...final.matchAll(/^USER (\S+)/gm)].at(-1)?.[1]
+  it("copies patches/ before the install and applies them, failing the build when one does not apply", () => {
+    const install = stages.find((s) => /^RUN npm ci\b/m.test(s.body))!
+    expect(install).toBeDefined()
+    const copyPatches = install.body.search(/^COPY patches \.\/patches$/m)
+    const ci = install.body.search(/^RUN npm ci\b/m)
+    expect(copyPatches).toBeGreaterThan(-1)
+    expect(copyPatches).toBeLessThan(ci)
+    // the dependencies' install scripts are skipped (none is needed); the patch is applied on its own
+    const run = /^RUN (npm ci\b.*)$/m.exec(install.body)![1]!
+    expect(run).toMatch(/--ignore-scripts/)
+    expect(run).toMatch(/&& npx patch-package --error-on-fail$/)
+    expect(pkg.scripts.postinstall).toBe("patch-package")
+    expect(existsSync(path.join(ROOT, "patches"))).toBe(true)
+    // every stage that runs a program has the patched tree
+    for (const s of [stage("build"), final]) {
+      const from = lineage(s).map((t) => t.name)
+      const copied = /^COPY --from=(\S+) \/app\/node_modules/m.exec(s.body)?.[1]
+      const sources = copied === undefined ? from : [...from, ...lineage(stage(copied)).map((t) => t.name)]
+      expect(sources, s.name).toContain(install.name)
+    }
+  })
+
+  it("the final stage holds production dependencies only, and runs as a non-root user", () => {
+    // it installs nothing itself: it takes node_modules from a stage that pruned the dev dependencies
+    expect(final.body).not.toMatch(/^RUN npm (ci|install|i)\b/m)
+    const source = /^COPY --from=(\S+) \/app\/node_modules \.\/node_modules$/m.exec(final.body)?.[1]
+    expect(source).toBeDefined()
+    const pruned = stage(source!)
+    expect(pruned.body).toMatch(/^RUN npm prune --omit=dev\b/m)
+    expect(pruned.body).not.toMatch(/--include=dev/)
+    expect(pruned.body.search(/^RUN npm prune/m)).toBeGreaterThan(pruned.body.search(/^RUN (?!npm prune)/m))
+    // the tools used only to build and run from sources are development dependencies
+    for (const tool of ["tsx", "patch-package", "typescript", "vitest"]) {
+      expect(pkg.devDependencies[tool], tool).toBeDefined()
+      expect(pkg.dependencies[tool], tool).toBeUndefined()
+    }
+    const user = [...final.body.matchAll(/^USER (\S+)/gm)].at(-1)?.[1]
     expect(user).toBeDefined()
     expect(["root", "0", "0:0"]).not.toContain(user)
-    expect(final.indexOf("USER ")).toBeGreaterThan(final.lastIndexOf("RUN "))
+    expect(final.body.indexOf("USER ")).toBeGreaterThan(Math.max(final.body.lastIndexOf("RUN "), 0))
   })
 
   it("compiles src/ and migrations/ in a build stage; the final stage runs what it compiled", () => {
-    const build = stages.find((s) => /^FROM \S+ AS build$/m.test(s))
-    expect(build).toBeDefined()
+    const build = stage("build").body
     expect(build).toMatch(/^COPY src \.\/src$/m)
     expect(build).toMatch(/^COPY migrations \.\/migrations$/m)
     expect(build).toMatch(/^COPY .*\btsconfig\.build\.json\b/m)
     expect(build).toMatch(/^RUN npx tsc -p tsconfig\.build\.json$/m)
-    expect(final).toMatch(/^COPY --from=build \/app\/dist \.\/dist$/m)
-    expect(final).toMatch(/^COPY topics\.json/m)
-    expect(final).not.toMatch(/^COPY src\b/m)
-    expect(final).toMatch(/^CMD \["node", "dist\/src\/programs\/\w+\.js"\]$/m)
+    expect(final.body).toMatch(/^COPY --from=build \/app\/dist \.\/dist$/m)
+    expect(final.body).toMatch(/^COPY topics\.json/m)
+    // "type": "module" for the compiled programs
+    expect(final.body).toMatch(/^COPY package\.json \.\/$/m)
+    expect(final.body).not.toMatch(/^COPY src\b/m)
+    expect(final.body).toMatch(/^CMD \["node", "dist\/src\/programs\/\w+\.js"\]$/m)
   })
 
-  it(".dockerignore keeps secrets, git and node_modules out of the build context", () => {
-    const ignored = read(".dockerignore")
-      .split("\n")
-      .map((l) => l.trim())
-      .filter((l) => l !== "" && !l.startsWith("#"))
-    for (const pattern of [".env", ".git", "**/node_modules", "test", "grafana"])
-      expect(ignored).toContain(pattern)
-    for (const needed of [
-      "src",
-      "migrations",
-      "topics.json",
-      "package.json",
-      "package-lock.json",
-      "tsconfig.json",
-      "tsconfig.build.json",
+  it(".dockerignore sends what the Dockerfile copies and nothing else: no secrets, no node_modules", () => {
+    const inContext = dockerIgnore(read(".dockerignore"))
+    // every source of a COPY from the context is there
+    const copied = [...dockerfile.matchAll(/^COPY (?!--from)(.+) \S+$/gm)].flatMap((m) => m[1]!.split(/\s+/))
+    expect(copied.length).toBeGreaterThan(0)
+    const sent = new Set<string>()
+    for (const source of copied) {
+      const files = statSync(path.join(ROOT, source)).isDirectory() ? filesUnder(source) : [source]
+      for (const file of files.filter((f) => !f.endsWith(".md"))) {
+        expect(inContext(file), file).toBe(true)
+        sent.add(file.split("/")[0]!)
+      }
+    }
+    // everything else at the top of the repository stays out (a file and what a folder holds)
+    for (const entry of readdirSync(ROOT).filter((e) => !sent.has(e))) {
+      expect(inContext(entry), entry).toBe(false)
+      expect(inContext(`${entry}/x.ts`), entry).toBe(false)
+    }
+    // secrets and installed modules stay out even inside the folders that are sent
+    for (const file of [
+      ".env",
+      ".env.local",
+      "src/.env",
+      "node_modules/kafkajs/package.json",
+      "src/node_modules/x/index.js",
+      "dist/src/programs/api.js",
+      ".git/HEAD",
+      "summary.json",
     ])
-      expect(ignored).not.toContain(needed)
+      expect(inContext(file), file).toBe(false)
+    // and the check has teeth
+    expect(dockerIgnore("*\n!src\n")("src/a/b.ts")).toBe(true)
+    expect(dockerIgnore("*\n!src\n**/node_modules\n")("src/node_modules/a.js")).toBe(false)
+    expect(dockerIgnore("**/*.md\n")("docs/a.md")).toBe(false)
+    expect(dockerIgnore("test\n")("src/test/a.ts")).toBe(true)
   })
 })

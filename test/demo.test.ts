@@ -12,7 +12,7 @@ import * as TopicMap from "../src/domain/TopicMap.ts"
 import * as Workload from "../src/domain/Workload.ts"
 import { runDemo } from "../src/programs/lib/Demo.ts"
 import { produce } from "../src/programs/lib/Producer.ts"
-import { runSimulator } from "../src/programs/lib/Simulator.ts"
+import { runSimulator } from "../src/programs/lib/simulator/index.ts"
 
 const map = TopicMap.defaultMap
 const layer = Layer.mergeAll(

@@ -1323,6 +1323,7 @@ describe.skipIf(!db.available)("every panel's SQL on MariaDB, loaded through the
         "api_rollup_hour",
         "api_rollup_minute",
         "consumer_offsets",
+        "dead_letter_minute",
       ])
     })
   })

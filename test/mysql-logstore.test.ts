@@ -38,6 +38,9 @@ const svc = await mysql()
 /** The consumer group whose offsets these tests store. */
 const group = "apimon-consumer"
 
+/** The tables a migrated database holds: the support list and the dead-letter counts (0008). */
+const MIGRATED_TABLES = [...TABLES, "dead_letter_minute"].sort()
+
 /** Synthetic events over ~`n * stepMs` ms (several minutes for the default step). */
 const events = (n: number, seed = 1, stepMs = 97) =>
   makeEvents(n, seed, { service: "test", start: Date.UTC(2026, 10, 24, 12, 0, 0, 0), stepMs })
@@ -55,24 +58,29 @@ describe.skipIf(!svc.available)("MySQL LogStore", () => {
         "0004_consumer_offsets",
         "0005_hourly_rollups",
         "0006_consumer_offsets_group",
+        "0008_dead_letter_minute",
       ])
       const tables = yield* sql<{ t: string }>`SELECT table_name AS t FROM information_schema.tables
         WHERE table_schema = DATABASE() ORDER BY table_name`
-      expect(tables.map((r) => r.t)).toEqual(TABLES)
+      expect(tables.map((r) => r.t)).toEqual(MIGRATED_TABLES)
       const again = yield* Effect.provide(migrate, context)
       expect(again).toEqual([])
-      // a migration whose record was lost (see `migrate`) is applied again harmlessly
-      yield* sql`DELETE FROM effect_sql_migrations WHERE migration_id = 6`
+      // the latest migration, its record lost (see `migrate`), is applied again harmlessly
+      const latest = applied.at(-1)!
+      yield* sql`DELETE FROM effect_sql_migrations WHERE migration_id = ${Number(latest.slice(0, 4))}`
       const redo = yield* Effect.provide(migrate, context)
-      expect(redo).toEqual(["0006_consumer_offsets_group"])
+      expect(redo).toEqual([latest])
       const count = yield* sql<{ n: number }>`SELECT COUNT(*) AS n FROM effect_sql_migrations`
-      expect(count[0]?.n).toBe(6)
+      expect(count[0]?.n).toBe(applied.length)
     }),
   )
 
   it.scopedLive("a failing migration is reported by name and not recorded as applied", () =>
     Effect.gen(function* () {
-      const { sql, context } = yield* freshDatabase()
+      const { sql, context, applied } = yield* freshDatabase()
+      const repoIds = applied.map((name) => Number(name.slice(0, 4)))
+      // numbered after the repo's own migrations
+      const [extra, broken, after] = [1, 2, 3].map((i) => Mysql.migrationName(repoIds.at(-1)! + i, ""))
       // migrations outside the repo: plain ESM importing the repo's own packages by path
       const dir = mkdtempSync(path.join(tmpdir(), "apimon-migrations-"))
       yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(dir, { recursive: true, force: true })))
@@ -82,26 +90,26 @@ describe.skipIf(!svc.available)("MySQL LogStore", () => {
         `import { SqlClient } from ${JSON.stringify(esm("@effect/sql"))}\n` +
         `export default Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe(${JSON.stringify(statement)}))\n`
       for (const [file, statement] of [
-        ["0101_extra.js", "CREATE TABLE IF NOT EXISTS extra (id INT PRIMARY KEY)"],
-        ["0102_broken.js", "CREATE TABLE IF NOT EXISTS broken (id INT PRIMARY KEY,"],
-        ["0103_after.js", "CREATE TABLE IF NOT EXISTS after_broken (id INT PRIMARY KEY)"],
+        [`${extra}extra.js`, "CREATE TABLE IF NOT EXISTS extra (id INT PRIMARY KEY)"],
+        [`${broken}broken.js`, "CREATE TABLE IF NOT EXISTS broken (id INT PRIMARY KEY,"],
+        [`${after}after.js`, "CREATE TABLE IF NOT EXISTS after_broken (id INT PRIMARY KEY)"],
       ] as const)
         writeFileSync(path.join(dir, file), migration(statement))
       const run = Mysql.migrate(dir).pipe(Effect.provide(context), Effect.provide(NodeContext.layer))
       const error = yield* Effect.flip(run)
       expect(error).toBeInstanceOf(LogStoreError)
-      expect(error.message).toMatch(/migration 0102_broken failed: ER_PARSE_ERROR/)
+      expect(error.message).toMatch(new RegExp(`migration ${broken}broken failed: ER_PARSE_ERROR`))
       const recorded = yield* sql<{
         id: number
       }>`SELECT migration_id AS id FROM effect_sql_migrations ORDER BY 1`
-      expect(recorded.map((r) => r.id)).toEqual([1, 2, 3, 4, 5, 6, 101])
+      expect(recorded.map((r) => r.id)).toEqual([...repoIds, repoIds.at(-1)! + 1])
       // fixed: the next run applies it and the ones after it
-      rmSync(path.join(dir, "0102_broken.js"))
+      rmSync(path.join(dir, `${broken}broken.js`))
       writeFileSync(
-        path.join(dir, "0102_fixed.js"),
+        path.join(dir, `${broken}fixed.js`),
         migration("CREATE TABLE IF NOT EXISTS fixed (id INT PRIMARY KEY)"),
       )
-      expect(yield* run).toEqual(["0102_fixed", "0103_after"])
+      expect(yield* run).toEqual([`${broken}fixed`, `${after}after`])
     }),
   )
 
@@ -293,18 +301,16 @@ describe.skipIf(!svc.available)("MySQL LogStore", () => {
     "migration 0005 fills the hourly tables from the minute tables already there, and running it again changes nothing",
     () =>
       Effect.gen(function* () {
-        const { sql, store, context } = yield* freshDatabase()
+        const { sql, store, context, applied } = yield* freshDatabase()
         yield* store.store(group, events(3000, 12, 5_000), [])
         const built = yield* snapshot(sql)
-        // a database from before 0005: minute rows, no hourly rows (0006 is applied again too,
-        // harmlessly: the migrator applies what comes after the latest recorded migration)
+        // a database from before 0005: minute rows, no hourly rows, no record of 0005 or later
         yield* sql`DELETE FROM api_rollup_hour`
         yield* sql`DELETE FROM api_latency_hour`
         yield* sql`DELETE FROM effect_sql_migrations WHERE migration_id >= 5`
-        expect(yield* Effect.provide(migrate, context)).toEqual([
-          "0005_hourly_rollups",
-          "0006_consumer_offsets_group",
-        ])
+        expect(yield* Effect.provide(migrate, context)).toEqual(
+          applied.filter((name) => name >= "0005_hourly_rollups"),
+        )
         const filled = yield* snapshot(sql)
         // sum_ms is a sum of the same numbers in another order: compare it apart
         const noSums = (tables: typeof filled) =>
@@ -315,10 +321,9 @@ describe.skipIf(!svc.available)("MySQL LogStore", () => {
         expect(yield* hourlyMismatches(sql)).toEqual({ rollups: [], latency: [] })
         // applied again over filled tables (a retried migration): the same figures, not double
         yield* sql`DELETE FROM effect_sql_migrations WHERE migration_id >= 5`
-        expect(yield* Effect.provide(migrate, context)).toEqual([
-          "0005_hourly_rollups",
-          "0006_consumer_offsets_group",
-        ])
+        expect(yield* Effect.provide(migrate, context)).toEqual(
+          applied.filter((name) => name >= "0005_hourly_rollups"),
+        )
         expect(yield* snapshot(sql)).toEqual(filled)
         expect(yield* sumOf(sql, "api_rollup_hour")).toBe(3000)
         // and the store goes on adding to them
@@ -470,7 +475,7 @@ describe.skipIf(!svc.available)("MySQL LogStore", () => {
         expect(yield* sumOf(sql, "api_latency_hour")).toBe(0)
         const tables = yield* sql<{ t: string }>`SELECT table_name AS t FROM information_schema.tables
         WHERE table_schema = DATABASE() ORDER BY table_name`
-        expect(tables.map((r) => r.t)).toEqual(TABLES)
+        expect(tables.map((r) => r.t)).toEqual(MIGRATED_TABLES)
         // the unique key survived the swap
         const keys = yield* sql<{ k: string }>`SELECT index_name AS k FROM information_schema.statistics
         WHERE table_schema = DATABASE() AND table_name = 'api_logs' AND non_unique = 0 ORDER BY index_name`
@@ -665,7 +670,7 @@ describe.skipIf(!svc.available)("MySQL LogStore", () => {
     "the read-only user may SELECT the projection tables and nothing else: not the migrations table, no INSERT, UPDATE, DELETE, DROP or CREATE",
     () =>
       Effect.gen(function* () {
-        const { database, store, user, ensure, asUser, showGrants } = yield* readOnlyFixture
+        const { database, sql, store, user, ensure, asUser, showGrants } = yield* readOnlyFixture
         yield* store.store(group, events(10, 8), [])
         const password = "pw'; DROP USER root; -- \\ 🚀"
         const report = yield* ensure(password)
@@ -673,23 +678,26 @@ describe.skipIf(!svc.available)("MySQL LogStore", () => {
           account: `'${user}'@'%'`,
           password: "created",
           database,
-          tables: expect.arrayContaining([...Mysql.PROJECTION_TABLES]),
+          tables: [...Mysql.GRAFANA_TABLES],
           revoked: [],
           elsewhere: [],
         })
-        expect(report.tables).toHaveLength(Mysql.PROJECTION_TABLES.length)
+        // every table the migrations created, but the migrator's own
+        const created = yield* sql<{ t: string }>`SELECT table_name AS t FROM information_schema.tables
+          WHERE table_schema = DATABASE() AND table_name <> ${Mysql.MIGRATIONS_TABLE} ORDER BY table_name`
+        expect([...report.tables].sort()).toEqual(created.map((r) => r.t))
         expect(Mysql.describeGrants(report)).toBe(
           `'${user}'@'%' may SELECT the tables ${report.tables.join(", ")} of ${database}, and nothing else`,
         )
         // what it says is what SHOW GRANTS says: one SELECT per table, nothing on other databases
         const grants = yield* showGrants
-        expect(grants).toHaveLength(Mysql.PROJECTION_TABLES.length)
+        expect(grants).toHaveLength(Mysql.GRAFANA_TABLES.length)
         for (const g of grants)
           expect(g).toMatch(new RegExp(`^GRANT SELECT ON \`${database}\`\\.\`[a-z_]+\` TO `))
         // idempotent, and an existing user's password is left alone
         expect((yield* ensure(password)).password).toBe("kept")
 
-        for (const table of Mysql.PROJECTION_TABLES)
+        for (const table of Mysql.GRAFANA_TABLES)
           yield* asUser(password, (sql) => sql`SELECT COUNT(*) AS n FROM ${sql(table)}`)
         expect(
           yield* asUser(password, (sql) => sql<{ n: number }>`SELECT COUNT(*) AS n FROM api_logs`),

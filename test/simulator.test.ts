@@ -2,17 +2,28 @@
  * The workload simulator against a small real HTTP server (node:http on an ephemeral
  * 127.0.0.1 port) that records what it received and what it answered.
  */
+import { execFile } from "node:child_process"
 import * as http from "node:http"
 import * as net from "node:net"
 import type { AddressInfo } from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
+import { stripVTControlCharacters } from "node:util"
 import { NodeContext } from "@effect/platform-node"
 import { FileSystem } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Either, Option } from "effect"
+import * as fc from "fast-check"
+import { Effect, Either, Fiber, Option, Schedule, Schema } from "effect"
 import * as Workload from "../src/domain/Workload.ts"
-import { ensureReached, runSimulator, type SimulatorOptions } from "../src/programs/lib/Simulator.ts"
+import { Recorder } from "../src/programs/lib/simulator/Recorder.ts"
+import type { SimulatorSummary } from "../src/programs/lib/simulator/Summary.ts"
+import { summaryText } from "../src/programs/lib/simulator/SummaryText.ts"
+import {
+  ensureReached,
+  runSimulator,
+  type SimulatorOptions,
+  SimulatorSummaryJson,
+} from "../src/programs/lib/simulator/index.ts"
 
 interface TestServer {
   readonly url: string
@@ -218,10 +229,11 @@ describe("workload simulator", () => {
       const file = path.join(dir, "summary.json")
       const { opts } = options(server.url, Workload.constantPlan(100, 1), { jsonFile: Option.some(file) })
       const summary = yield* run(opts)
-      const written: unknown = JSON.parse(yield* fs.readFileString(file))
-      expect(written).toEqual(JSON.parse(JSON.stringify(summary)))
-      const json = written as Record<string, unknown>
-      expect(Object.keys(json).sort()).toEqual(
+      const text = yield* fs.readFileString(file)
+      // the file decodes with the exported Schema, no field more, to exactly the summary returned
+      const decoded = yield* Schema.decodeUnknown(SimulatorSummaryJson, { onExcessProperty: "error" })(text)
+      expect(decoded).toEqual(summary)
+      expect(Object.keys(decoded).sort()).toEqual(
         [
           "version",
           "url",
@@ -241,8 +253,8 @@ describe("workload simulator", () => {
           "verdict",
         ].sort(),
       )
-      expect(json.version).toBe(1)
-      expect(Object.keys(json.counts as object).sort()).toEqual(
+      expect(decoded.version).toBe(1)
+      expect(Object.keys(summary.counts).sort()).toEqual(
         [
           "scheduled",
           "sent",
@@ -259,7 +271,7 @@ describe("workload simulator", () => {
           "unfinished",
         ].sort(),
       )
-      expect(Object.keys(json.latencyMs as object).sort()).toEqual(
+      expect(Object.keys(summary.latencyMs).sort()).toEqual(
         ["count", "min", "mean", "p50", "p90", "p95", "p99", "p999", "max"].sort(),
       )
       expect(summary.counts.sent).toBe(100)
@@ -268,6 +280,10 @@ describe("workload simulator", () => {
       expect(summary.latencyMs.p99).toBeLessThanOrEqual(summary.latencyMs.max)
       expect(Number.isNaN(Date.parse(summary.startedAt))).toBe(false)
       expect(summary.plan).toMatchObject({ durationSeconds: 1, requests: 100 })
+      for (const e of summary.endpoints) {
+        expect(e.latencyMs.p50).toBeLessThanOrEqual(e.latencyMs.p99)
+        expect(e.latencyMs.p99).toBeLessThanOrEqual(e.latencyMs.max)
+      }
       for (const e of summary.endpoints)
         expect(Object.keys(e).sort()).toEqual(
           [
@@ -342,12 +358,237 @@ describe("workload simulator", () => {
         })
       })
       const closed = `http://127.0.0.1:${port}`
-      const { opts } = options(closed, Workload.constantPlan(40, 0.5))
+      const { opts, lines } = options(closed, Workload.constantPlan(40, 0.5))
       const summary = yield* run(opts)
       expect(summary.counts.sent).toBe(20)
       expect(summary.counts.networkErrors).toBe(20)
       expect(summary.reached).toBe(false)
       expect(Object.keys(summary.errors)).toEqual(["ECONNREFUSED"])
+      // no response, so no latency: the endpoints' rows show "-", never 0.000ms
+      expect(summary.endpoints.length).toBeGreaterThan(0)
+      for (const e of summary.endpoints) expect(e.latencyMs).toEqual({ count: 0, p50: 0, p99: 0, max: 0 })
+      const rows = lines.filter((l) =>
+        summary.endpoints.some((e) => l.startsWith(`  ${e.method} ${e.endpoint} `)),
+      )
+      expect(rows).toHaveLength(summary.endpoints.length)
+      for (const row of rows) expect(row).toMatch(/\s-\s+-\s+-$/)
+      expect(lines.join("\n")).not.toContain("0.000ms")
     }),
+  )
+
+  it.scopedLive("Ctrl-C: what is in flight is counted unfinished, and the JSON is still written", () =>
+    Effect.gen(function* () {
+      const server = yield* testServer(() => "stall")
+      const fs = yield* FileSystem.FileSystem
+      const dir = yield* fs.makeTempDirectoryScoped({ directory: os.tmpdir() })
+      const file = path.join(dir, "interrupted.json")
+      const { opts, lines } = options(server.url, Workload.constantPlan(50, 30), {
+        jsonFile: Option.some(file),
+        timeoutMs: 60_000,
+      })
+      const fiber = yield* Effect.fork(run(opts))
+      // interrupted once the server has seen ten requests (polled, with a deadline)
+      yield* Effect.repeat(
+        Effect.sync(() => server.arrivals.length),
+        {
+          until: (n) => n >= 10,
+          schedule: Schedule.spaced("20 millis"),
+        },
+      ).pipe(Effect.timeout("30 seconds"))
+      yield* Fiber.interrupt(fiber)
+      const summary = yield* Schema.decodeUnknown(SimulatorSummaryJson)(yield* fs.readFileString(file))
+      const c = summary.counts
+      expect(c.sent).toBeGreaterThanOrEqual(10)
+      expect(c.unfinished).toBe(c.sent)
+      expect(c.ok + c.clientErrors + c.serverErrors + c.failed).toBe(0)
+      expect(summary.scheduleSeconds).toBeLessThan(30)
+      expect(lines.join("\n")).toContain(`${c.unfinished} unfinished`)
+    }).pipe(Effect.provide(NodeContext.layer)),
+  )
+})
+
+describe("simulator recorder and summary text", () => {
+  const ok = { _tag: "Response", status: 200 } as const
+
+  it("a percentile is never above the max, overall or per endpoint (an HDR bucket's top can be)", () => {
+    // 1,234,567 µs sits in a bucket whose top is above it: unclamped, every percentile read 1,235.0 ms
+    const recorder = new Recorder()
+    const e = recorder.endpoint("GET", "/slow")
+    recorder.started(e, false)
+    recorder.ended(e, ok, 1_234_567)
+    const { latencyMs, endpoints } = recorder.snapshot()
+    expect(latencyMs).toMatchObject({ count: 1, min: 1234.567, p50: 1234.567, p99: 1234.567, max: 1234.567 })
+    expect(latencyMs.mean).toBe(1234.567)
+    expect(endpoints[0]!.latencyMs).toEqual({ count: 1, p50: 1234.567, p99: 1234.567, max: 1234.567 })
+  })
+
+  it("for any latencies: min ≤ p50 ≤ p90 ≤ p95 ≤ p99 ≤ p99.9 ≤ max, and the mean between min and max", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 1, max: 3_600_000_000 }), { minLength: 1, maxLength: 200 }),
+        (us) => {
+          const recorder = new Recorder()
+          const e = recorder.endpoint("GET", "/x")
+          for (const v of us) {
+            recorder.started(e, false)
+            recorder.ended(e, ok, v)
+          }
+          const { latencyMs: l, endpoints } = recorder.snapshot()
+          const ordered = [l.min, l.p50, l.p90, l.p95, l.p99, l.p999, l.max]
+          expect(ordered).toEqual([...ordered].sort((a, b) => a - b))
+          expect(l.max).toBe(Math.max(...us) / 1000)
+          expect(l.mean).toBeGreaterThanOrEqual(l.min)
+          expect(l.mean).toBeLessThanOrEqual(l.max)
+          const el = endpoints[0]!.latencyMs
+          expect(el.p50).toBeLessThanOrEqual(el.p99)
+          expect(el.p99).toBeLessThanOrEqual(el.max)
+          expect(el.max).toBe(l.max)
+        },
+      ),
+    )
+  })
+
+  it("an endpoint with no response shows - for its latencies, not 0.000ms", () => {
+    const recorder = new Recorder()
+    const refused = recorder.endpoint("GET", "/refused")
+    const answered = recorder.endpoint("GET", "/answered")
+    const missed = recorder.endpoint("GET", "/missed")
+    recorder.started(refused, false)
+    recorder.ended(refused, { _tag: "NetworkError", code: "ECONNREFUSED" }, 100)
+    recorder.started(answered, false)
+    recorder.ended(answered, ok, 412)
+    recorder.missAtMaxInFlight(missed)
+    const recorded = recorder.snapshot()
+    const summary: SimulatorSummary = {
+      version: 1,
+      url: "http://127.0.0.1:1",
+      startedAt: new Date(0).toISOString(),
+      elapsedSeconds: 1,
+      scheduleSeconds: 1,
+      plan: { description: "3/s for 1s", durationSeconds: 1, stages: [], requests: 3 },
+      options: { maxInFlight: 1, timeoutMs: 5000, badRate: 0, seed: 1, userAgent: "t", client: "node-http" },
+      targetRate: 3,
+      achievedRate: 2,
+      ...recorded,
+      reached: true,
+      verdict: "test",
+    }
+    const row = (endpoint: string) =>
+      summaryText(summary)
+        .split("\n")
+        .find((l) => l.startsWith(`  GET ${endpoint} `))
+    expect(recorded.endpoints.find((e) => e.endpoint === "/refused")!.latencyMs.count).toBe(0)
+    expect(row("/refused")).toMatch(/\s1\s+0\s+-\s+-\s+-$/)
+    expect(row("/missed")).toMatch(/\s1\s+-\s+-\s+-$/)
+    expect(row("/answered")).toMatch(/0\.412ms\s+0\.412ms\s+0\.412ms$/)
+    expect(summaryText(summary)).not.toContain("0.000ms")
+  })
+})
+
+/** The simulator program as a user runs it, through tsx. */
+const runProgram = (args: ReadonlyArray<string>) =>
+  Effect.async<{ readonly status: number | null; readonly stdout: string; readonly stderr: string }>(
+    (resume) => {
+      const child = execFile(
+        path.join(root, "node_modules/.bin/tsx"),
+        [path.join(root, "src/programs/simulator.ts"), ...args],
+        { cwd: root, env: { ...process.env, NO_COLOR: "1" }, encoding: "utf8", timeout: 90_000 },
+        (error, stdout, stderr) =>
+          resume(
+            Effect.succeed({
+              status: error === null ? 0 : typeof error.code === "number" ? error.code : null,
+              stdout,
+              stderr,
+            }),
+          ),
+      )
+      return Effect.sync(() => child.kill())
+    },
+  )
+
+const root = new URL("..", import.meta.url).pathname
+/** Without colours (@effect/cli colours its help even when piped). */
+const plain = (text: string) => stripVTControlCharacters(text)
+
+describe("simulator program", () => {
+  it.scopedLive(
+    "writes a --json file that decodes with the SimulatorSummary Schema, creating its folder",
+    () =>
+      Effect.gen(function* () {
+        const server = yield* testServer(() => 200)
+        const fs = yield* FileSystem.FileSystem
+        const dir = yield* fs.makeTempDirectoryScoped({ directory: os.tmpdir() })
+        const file = path.join(dir, "not-yet", "summary.json")
+        const result = yield* runProgram([
+          "--url",
+          server.url,
+          "--rate",
+          "50",
+          "--duration",
+          "1",
+          "--seed",
+          "3",
+          "--json",
+          file,
+        ])
+        expect(result.stderr).toBe("")
+        expect(result.status).toBe(0)
+        const summary = yield* Schema.decodeUnknown(SimulatorSummaryJson, { onExcessProperty: "error" })(
+          yield* fs.readFileString(file),
+        )
+        expect(summary.counts).toMatchObject({ scheduled: 50, sent: 50, ok: 50 })
+        expect(summary.options.seed).toBe(3)
+        expect(summary.reached).toBe(true)
+        expect(server.arrivals).toHaveLength(50)
+        expect(plain(result.stdout)).toContain("target reached")
+      }).pipe(Effect.provide(NodeContext.layer)),
+    120_000,
+  )
+
+  it.live(
+    "--help names every option's default and environment variable, and says what --url is",
+    () =>
+      Effect.gen(function* () {
+        const result = yield* runProgram(["--help"])
+        expect(result.status).toBe(0)
+        const help = plain(result.stdout)
+        const usage = help.split("\n").find((l) => l.startsWith("$ simulator"))!
+        expect(usage).toContain("[--url URL]")
+        expect(usage).not.toContain("redacted")
+        const expected: ReadonlyArray<readonly [string, string, string]> = [
+          ["--url URL", "SIMULATOR_URL", "http://localhost:8000"],
+          ["--rate PER_SECOND", "SIMULATOR_RATE", "100"],
+          ["--duration SECONDS", "SIMULATOR_DURATION", "30"],
+          ["--stages PLAN", "SIMULATOR_STAGES", "none"],
+          ["--max-in-flight N", "SIMULATOR_MAX_IN_FLIGHT", "256"],
+          ["--bad-rate SHARE", "SIMULATOR_BAD_RATE", "0.05"],
+          ["--timeout MS", "SIMULATOR_TIMEOUT", "5000"],
+          ["--seed N", "SIMULATOR_SEED", "random"],
+          ["--json FILE", "SIMULATOR_JSON", "not written"],
+          ["--user-agent TEXT", "SIMULATOR_USER_AGENT", "apimon-simulator/0.1"],
+          ["--client auto | node-http | fetch", "SIMULATOR_CLIENT", "auto"],
+        ]
+        // each option's section: from its heading to the next blank-line-separated heading
+        const sections = help.split(/\n(?=--|\(-h)/)
+        for (const [heading, env, fallback] of expected) {
+          const section = sections.find((s) => s.startsWith(`${heading}\n`))
+          expect(section, heading).toBeDefined()
+          expect(section, heading).toContain(`Default: ${fallback}`)
+          expect(section, heading).toContain(`Environment variable: ${env}.`)
+        }
+      }),
+    120_000,
+  )
+
+  it.live(
+    "an --url that is not a URL is named without repeating it (it may hold a password)",
+    () =>
+      Effect.gen(function* () {
+        const result = yield* runProgram(["--url", "not a url:s3cret@", "--duration", "1"])
+        expect(result.status).toBe(1)
+        expect(result.stderr).toContain("--url (or SIMULATOR_URL) is not a URL")
+        expect(result.stderr + result.stdout).not.toContain("s3cret")
+      }),
+    120_000,
   )
 })

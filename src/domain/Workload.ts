@@ -1,6 +1,6 @@
 /**
  * The workload simulator's pure parts: the request mix, the stage plan and the open-loop
- * schedule. No I/O, no clock: the engine (`programs/lib/Simulator.ts`) asks this module
+ * schedule. No I/O, no clock: the engine (`programs/lib/simulator/Engine.ts`) asks this module
  * *what* to send and *when*, and does the sending.
  *
  * ## The request mix

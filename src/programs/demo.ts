@@ -26,7 +26,7 @@ import { runCli } from "./lib/Main.ts"
 import * as Shared from "./lib/Options.ts"
 import { produce } from "./lib/Producer.ts"
 import { int } from "./lib/Report.ts"
-import { runSimulator } from "./lib/Simulator.ts"
+import { runSimulator } from "./lib/simulator/index.ts"
 
 const options = {
   duration: Options.integer("duration").pipe(

@@ -1,73 +1,133 @@
 /**
  * `npm run simulator`: open-loop HTTP traffic against the API at a target rate, with a live
  * progress line once a second and a summary with latency percentiles. Exits non-zero when the
- * target cannot be reached (see `lib/Simulator.ts` for the missed-request and verdict rules).
+ * target cannot be reached (see `lib/simulator/Engine.ts` for the missed-request rules and
+ * `lib/simulator/Summary.ts` for the verdict and the `--json` Schema).
  *
- *   tsx src/programs/simulator.ts [--url http://localhost:8000] [--rate 100 --duration 30]
- *                                 [--stages 30s:100,60s:1000] [--max-in-flight 256] [--timeout 5000]
- *                                 [--bad-rate 0.05] [--seed 42] [--json summary.json]
+ *   npm run simulator -- [--url http://localhost:8000] [--rate 100 --duration 30]
+ *                        [--stages 30s:100,60s:1000] [--max-in-flight 256] [--timeout 5000]
+ *                        [--bad-rate 0.05] [--seed 42] [--json .out/summary.json]
+ *
+ * Every option falls back to its environment variable (`SIMULATOR_…`), then to its default;
+ * `--help` names both.
  */
 import { Command, Options } from "@effect/cli"
-import { Config, Data, Effect, Either, Option, Random } from "effect"
+import { Config, Data, Effect, Either, Option, Random, Redacted } from "effect"
 import * as Workload from "../domain/Workload.ts"
 import { runCli } from "./lib/Main.ts"
-import { ensureReached, runSimulator } from "./lib/Simulator.ts"
+import { ensureReached, runSimulator } from "./lib/simulator/index.ts"
 
 class InvalidOptionError extends Data.TaggedError("InvalidOptionError")<{ readonly message: string }> {}
 
+/** An option's help: what it is for, its default, and the environment variable it falls back to. */
+const documented = (what: string, env: string, shownDefault: string) =>
+  Options.withDescription(`${what}. Default: ${shownDefault}. Environment variable: ${env}.`)
+
 const options = {
-  url: Options.text("url").pipe(
-    Options.withDescription("Base URL of the API"),
+  url: Options.redacted("url").pipe(
+    Options.withPseudoName("URL"),
+    documented(
+      "Base URL of the apimon API to send the traffic to, http or https (a password in it is printed as ***)",
+      "SIMULATOR_URL",
+      "http://localhost:8000",
+    ),
     Options.withFallbackConfig(
-      Config.string("SIMULATOR_URL").pipe(Config.withDefault("http://localhost:8000")),
+      Config.redacted("SIMULATOR_URL").pipe(Config.withDefault(Redacted.make("http://localhost:8000"))),
     ),
   ),
   rate: Options.float("rate").pipe(
-    Options.withDescription("Target requests per second (constant; ignored with --stages)"),
+    Options.withPseudoName("PER_SECOND"),
+    documented(
+      "Requests per second, held for --duration seconds (ignored with --stages)",
+      "SIMULATOR_RATE",
+      "100",
+    ),
     Options.withFallbackConfig(Config.number("SIMULATOR_RATE").pipe(Config.withDefault(100))),
   ),
   duration: Options.float("duration").pipe(
-    Options.withDescription("Seconds to run at --rate (ignored with --stages)"),
+    Options.withPseudoName("SECONDS"),
+    documented("How many seconds to send at --rate (ignored with --stages)", "SIMULATOR_DURATION", "30"),
     Options.withFallbackConfig(Config.number("SIMULATOR_DURATION").pipe(Config.withDefault(30))),
   ),
   stages: Options.text("stages").pipe(
-    Options.withDescription(
-      "Rate plan `duration:rate,...` (e.g. 30s:100,60s:1000): each stage ramps linearly from the previous stage's rate (the first from 0) to its own; `0s:500` is a step. Replaces --rate and --duration",
+    Options.withPseudoName("PLAN"),
+    documented(
+      "A rate plan instead of --rate and --duration, as DURATION:RATE,... (e.g. 30s:100,60s:1000): each stage ramps linearly from the previous stage's rate (the first from 0) to its own; 0s:500 is a step",
+      "SIMULATOR_STAGES",
+      "none (a constant --rate for --duration)",
     ),
     Options.withFallbackConfig(Config.string("SIMULATOR_STAGES")),
     Options.optional,
   ),
   maxInFlight: Options.integer("max-in-flight").pipe(
-    Options.withDescription(
-      "Most requests outstanding at once; a request due while this many are outstanding is not sent and counted as missed",
+    Options.withPseudoName("N"),
+    documented(
+      "Most requests outstanding at once; a request due while this many are outstanding is not sent and counts as missed",
+      "SIMULATOR_MAX_IN_FLIGHT",
+      "256",
     ),
-    Options.withDefault(256),
+    Options.withFallbackConfig(Config.integer("SIMULATOR_MAX_IN_FLIGHT").pipe(Config.withDefault(256))),
   ),
   badRate: Options.float("bad-rate").pipe(
-    Options.withDescription("Share of deliberately bad requests (unknown ids, invalid bodies), 0..1"),
-    Options.withDefault(Workload.defaultBadRate),
+    Options.withPseudoName("SHARE"),
+    documented(
+      "Share of deliberately bad requests (unknown ids, invalid bodies), from 0 to 1",
+      "SIMULATOR_BAD_RATE",
+      String(Workload.defaultBadRate),
+    ),
+    Options.withFallbackConfig(
+      Config.number("SIMULATOR_BAD_RATE").pipe(Config.withDefault(Workload.defaultBadRate)),
+    ),
   ),
   timeout: Options.integer("timeout").pipe(
-    Options.withDescription(
-      "Milliseconds from a request's scheduled start until it counts as failed (timeout)",
+    Options.withPseudoName("MS"),
+    documented(
+      "Milliseconds from a request's scheduled start until it is aborted and counts as failed (a timeout)",
+      "SIMULATOR_TIMEOUT",
+      "5000",
     ),
-    Options.withDefault(5000),
+    Options.withFallbackConfig(Config.integer("SIMULATOR_TIMEOUT").pipe(Config.withDefault(5000))),
   ),
   seed: Options.integer("seed").pipe(
-    Options.withDescription("Seed of the request mix (default: random)"),
+    Options.withPseudoName("N"),
+    documented(
+      "Seed of the request mix: the same seed sends the same requests",
+      "SIMULATOR_SEED",
+      "random (printed at the start)",
+    ),
+    Options.withFallbackConfig(Config.integer("SIMULATOR_SEED")),
     Options.optional,
   ),
   json: Options.file("json").pipe(
-    Options.withDescription("Write the summary as JSON to this file"),
+    Options.withPseudoName("FILE"),
+    documented(
+      "Also write the summary as JSON to this file, creating its folder (git ignores .out/, e.g. .out/summary.json)",
+      "SIMULATOR_JSON",
+      "not written",
+    ),
+    Options.withFallbackConfig(Config.string("SIMULATOR_JSON")),
     Options.optional,
   ),
   userAgent: Options.text("user-agent").pipe(
-    Options.withDescription("User-Agent header of every request"),
-    Options.withDefault("apimon-simulator/0.1"),
+    Options.withPseudoName("TEXT"),
+    documented(
+      "User-Agent header of every request; the API stores it with each event, so a run's rows can be told apart",
+      "SIMULATOR_USER_AGENT",
+      "apimon-simulator/0.1",
+    ),
+    Options.withFallbackConfig(
+      Config.string("SIMULATOR_USER_AGENT").pipe(Config.withDefault("apimon-simulator/0.1")),
+    ),
   ),
   client: Options.choice("client", ["auto", "node-http", "fetch"]).pipe(
-    Options.withDescription("HTTP client: node:http under Node, fetch under Deno (auto), or force one"),
-    Options.withDefault("auto" as const),
+    documented("HTTP client: auto is node:http under Node and fetch under Deno", "SIMULATOR_CLIENT", "auto"),
+    Options.withFallbackConfig(
+      Config.literal(
+        "auto",
+        "node-http",
+        "fetch",
+      )("SIMULATOR_CLIENT").pipe(Config.withDefault("auto" as const)),
+    ),
   ),
 }
 
@@ -76,11 +136,16 @@ const check = (ok: boolean, message: string) =>
 
 const command = Command.make("simulator", options, (args) =>
   Effect.gen(function* () {
-    const url = yield* Effect.try({
-      try: () => new URL(args.url),
-      catch: () => new InvalidOptionError({ message: `--url "${args.url}" is not a URL` }),
+    const url = Redacted.value(args.url)
+    // the URL may hold a password: never repeated in a message
+    const parsed = yield* Effect.try({
+      try: () => new URL(url),
+      catch: () =>
+        new InvalidOptionError({
+          message: "--url (or SIMULATOR_URL) is not a URL, e.g. http://localhost:8000",
+        }),
     })
-    yield* check(url.protocol === "http:" || url.protocol === "https:", `--url must be http or https`)
+    yield* check(parsed.protocol === "http:" || parsed.protocol === "https:", `--url must be http or https`)
     yield* check(args.maxInFlight >= 1, "--max-in-flight must be at least 1")
     yield* check(args.badRate >= 0 && args.badRate <= 1, "--bad-rate must be between 0 and 1")
     yield* check(args.timeout >= 1, "--timeout must be at least 1 ms")
@@ -107,7 +172,7 @@ const command = Command.make("simulator", options, (args) =>
       onSome: Effect.succeed,
     })
     const summary = yield* runSimulator({
-      url: args.url,
+      url,
       plan,
       maxInFlight: args.maxInFlight,
       badRate: args.badRate,

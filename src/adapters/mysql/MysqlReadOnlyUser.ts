@@ -6,9 +6,10 @@
  * - creates the user when it is missing, with the given password; an existing user's password is
  *   left as it is unless `resetPassword` says to set it (another deployment on the same server
  *   may rely on it), and the report says which happened;
- * - grants `SELECT` on exactly the tables the consumer writes (`PROJECTION_TABLES`), table by
- *   table: not the migrations' bookkeeping, not tables added later by hand. A database-level
- *   grant is avoided also because `_` and `%` in a database name are wildcards there;
+ * - grants `SELECT` on exactly the tables Grafana reads (`GRAFANA_TABLES`: every table the
+ *   migrations create), table by table: not the migrations' bookkeeping, not tables added by
+ *   hand. A database-level grant is avoided also because `_` and `%` in a database name are
+ *   wildcards there;
  * - on its own database, revokes any other `SELECT` (a whole-database grant from an older
  *   migrate, or a table outside the list), and reports grants on other databases as they are,
  *   without touching them (it does not manage them);
@@ -24,6 +25,14 @@ import { LogStoreError } from "../LogStore.ts"
 import { describeTarget, detailOf, mysqlCodeOf, targetOfClient } from "./MysqlErrors.ts"
 import { PROJECTION_TABLES } from "./MysqlStatements.ts"
 
+/**
+ * The tables Grafana reads: every table the migrations create but the migrator's own
+ * bookkeeping. A new migration's table goes here too (a test compares it with a migrated database).
+ */
+export const GRAFANA_TABLES: ReadonlyArray<string> = [
+  ...new Set([...PROJECTION_TABLES, "dead_letter_minute"]),
+]
+
 export interface ReadOnlyUser {
   readonly user: string
   readonly password: Redacted.Redacted<string>
@@ -31,7 +40,7 @@ export interface ReadOnlyUser {
   readonly database: string
   /** The account's host part (default `%`). */
   readonly host?: string
-  /** The tables of `database` it may SELECT (default: `PROJECTION_TABLES`). */
+  /** The tables of `database` it may SELECT (default: `GRAFANA_TABLES`). */
   readonly tables?: ReadonlyArray<string>
   /** Set the password of a user that exists already (default: leave it as it is). */
   readonly resetPassword?: boolean
@@ -94,7 +103,7 @@ export const ensureReadOnlyUser = (options: ReadOnlyUser) =>
     const target = targetOfClient(sql)
     const { user, database } = options
     const host = options.host ?? "%"
-    const tables = [...(options.tables ?? PROJECTION_TABLES)]
+    const tables = [...(options.tables ?? GRAFANA_TABLES)]
     const password = Redacted.value(options.password)
     const account = `'${user}'@'${host}'`
     const fail = (what: string) => (e: unknown) =>
