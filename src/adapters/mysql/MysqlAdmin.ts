@@ -103,6 +103,11 @@ export const loadMigrations = (directory: string): MysqlMigrator.Loader<FileSyst
  * MySQL commits that record with the first DDL statement. Should a migration then fail, it
  * would stay recorded as applied. Running them one at a time, and deleting the record of the
  * one that failed (each migration's statements are harmless to run again), keeps the record true.
+ *
+ * A gap: the migrator applies only what comes after the latest recorded migration, so one that
+ * arrived after a later one had been applied (branches merged in another order) would never
+ * run. Its record and those after it are deleted first, so it runs, and the later ones again,
+ * in order: harmless, as above.
  */
 export const migrate = (directory: string) =>
   Effect.flatMap(MysqlClient.MysqlClient, (sql) => {
@@ -114,7 +119,11 @@ export const migrate = (directory: string) =>
       const done = yield* sql<{
         readonly migration_id: number
       }>`SELECT migration_id FROM ${sql(MIGRATIONS_TABLE)}`
-      const latest = done.reduce((max, row) => Math.max(max, Number(row.migration_id)), 0)
+      const recorded = new Set(done.map((row) => Number(row.migration_id)))
+      const newest = Math.max(0, ...recorded)
+      const gap = available.find(([id]) => id < newest && !recorded.has(id))
+      if (gap !== undefined) yield* sql`DELETE FROM ${sql(MIGRATIONS_TABLE)} WHERE migration_id > ${gap[0]}`
+      const latest = gap === undefined ? newest : gap[0] - 1
       const applied: Array<string> = []
       for (const [id, name] of available.filter(([id]) => id > latest)) {
         const step = yield* MysqlMigrator.run({
