@@ -214,8 +214,20 @@ export const mergeRollups = <R extends RollupFigures>(a: R, b: R): R => ({
  */
 export const hourlyOf = (rollups: Iterable<Rollup>): Array<HourlyRollup> => {
   const rows = new Map<string, HourlyRollup>()
-  for (const { minute, ...rest } of rollups) {
-    const hourly: HourlyRollup = { ...rest, hour: hourOf(minute) }
+  for (const r of rollups) {
+    const hourly: HourlyRollup = {
+      hour: hourOf(r.minute),
+      service: r.service,
+      source: r.source,
+      endpoint: r.endpoint,
+      method: r.method,
+      statusCode: r.statusCode,
+      level: r.level,
+      count: r.count,
+      sumMs: r.sumMs,
+      maxMs: r.maxMs,
+      histogram: r.histogram,
+    }
     const id = hourlyKeyString(hourly)
     const old = rows.get(id)
     rows.set(id, old === undefined ? hourly : mergeRollups(old, hourly))
