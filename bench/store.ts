@@ -17,6 +17,8 @@ import { batchesOf, dropDatabase, migratedDatabase, urlOf } from "../harness/Mys
 import { synthetic } from "../src/domain/Traffic.ts"
 
 const DATABASE = "apimon_bench_store"
+/** The consumer group the bench stores under (offsets are kept per group). */
+const GROUP = "apimon-bench-store"
 const BATCH_SIZES = [500, 1000, 2000]
 
 const perSecond = (n: number, ms: number) => Math.round((n * 1000) / Math.max(ms, 1)).toLocaleString("en-US")
@@ -41,14 +43,16 @@ const main = (n: number) =>
           let offset = 0
           for (const batch of batchesOf(sent, size)) {
             offset += batch.length
-            yield* store.store(batch, [{ topic: "info-logs", partition: 0, nextOffset: String(offset) }])
+            yield* store.store(GROUP, batch, [
+              { topic: "info-logs", partition: 0, nextOffset: String(offset) },
+            ])
           }
           const ms = performance.now() - t0
           const rows = yield* store.rowCount
           if (rows !== n)
             return yield* new HarnessError({ message: `batches of ${size}: ${rows} rows, expected ${n}` })
           const t1 = performance.now()
-          for (const batch of batchesOf(dups, size)) yield* store.store(batch, [])
+          for (const batch of batchesOf(dups, size)) yield* store.store(GROUP, batch, [])
           const dupMs = performance.now() - t1
           console.log(
             `batches of ${String(size).padStart(4)}: ${perSecond(n, ms).padStart(7)} events/s (${(ms / 1000).toFixed(2)} s); ` +

@@ -4,14 +4,14 @@
  * dropped; clients on them; one-off queries.
  *
  * This is the one module of the harness that imports the MySQL adapter
- * (`src/adapters/mysql/MysqlLogStore.ts`): what tests, bench and drills need of it is re-exported
+ * (`src/adapters/mysql/index.ts`): what tests, bench and drills need of it is re-exported
  * here.
  */
 import { NodeContext } from "@effect/platform-node"
 import { MysqlClient } from "@effect/sql-mysql2"
 import { Context, Duration, Effect, Layer, Redacted, Schedule } from "effect"
 import type { LogStore } from "../src/adapters/LogStore.ts"
-import * as MysqlLogStore from "../src/adapters/mysql/MysqlLogStore.ts"
+import * as MysqlLogStore from "../src/adapters/mysql/index.ts"
 import { HarnessError, messageOf } from "./Errors.ts"
 import { uniqueName } from "./Names.ts"
 import { MIGRATIONS_DIR } from "./Paths.ts"

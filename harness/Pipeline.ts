@@ -28,18 +28,18 @@ export const storeLayer = (
     LogStore,
     LogStore.of({
       ...base,
-      store: (events, offsets) =>
+      store: (group, events, offsets) =>
         Effect.gen(function* () {
           if (options.delay !== undefined) yield* Effect.sleep(options.delay)
           for (const o of offsets) options.seen?.add(`${o.topic}/${o.partition}`)
-          return yield* base.store(events, offsets)
+          return yield* base.store(group, events, offsets)
         }),
     }),
   )
 
-/** The sum of the next offsets the store holds for the map's topics. */
-export const sumOffsets = (store: Store, map: TopicMap.TopicMap) =>
-  Effect.map(store.offsets(topicsOf(map)), (os) => os.reduce((n, o) => n + Number(o.nextOffset), 0))
+/** The sum of the next offsets the store holds for the map's topics in consumer group `group`. */
+export const sumOffsets = (store: Store, map: TopicMap.TopicMap, group: string) =>
+  Effect.map(store.offsets(group, topicsOf(map)), (os) => os.reduce((n, o) => n + Number(o.nextOffset), 0))
 
 /** Publishes every event through the Kafka publisher and closes it (flush, disconnect); its counters. */
 export const publishAll = (

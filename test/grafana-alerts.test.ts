@@ -38,7 +38,7 @@ import { grafanaSession, runQuery } from "../harness/GrafanaSession.ts"
 import { uniqueName } from "../harness/Names.ts"
 import { MIGRATIONS_DIR } from "../harness/Paths.ts"
 import * as services from "../harness/Services.ts"
-import * as Mysql from "../src/adapters/mysql/MysqlLogStore.ts"
+import * as Mysql from "../src/adapters/mysql/index.ts"
 import { formatUuidV7 } from "../src/domain/EventId.ts"
 import { levelOf, type Method, RequestEvent } from "../src/domain/RequestEvent.ts"
 import { boundsOf, bucketOf, exactPercentile, minuteOf } from "../src/domain/Rollup.ts"
@@ -594,7 +594,7 @@ describe.skipIf(!db.available)("the alert rules on MariaDB, evaluated as Grafana
           yield* Mysql.migrate(MIGRATIONS_DIR)
           const store = yield* Mysql.make()
           for (let i = 0; i < events.length; i += 500)
-            yield* store.store(events.slice(i, i + 500), [
+            yield* store.store("apimon-consumer", events.slice(i, i + 500), [
               { topic: "info-logs", partition: 0, nextOffset: String(i + 500) },
             ])
         }).pipe(Effect.provide(Layer.merge(Mysql.clientLayer(url, { maxConnections: 2 }), NodeContext.layer)))

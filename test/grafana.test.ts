@@ -354,6 +354,9 @@ const makeEvents = (): ReadonlyArray<RequestEvent> => {
   return events
 }
 
+/** The consumer group whose offsets the batches commit (the default group). */
+const GROUP = "apimon-consumer"
+
 /** The offsets the batches commit, and when (the store stamps `updated_at` from the Clock). */
 const PARTITIONS = [
   { topic: "info-logs", partition: 0, commitAt: TO - 30_000 },
@@ -891,12 +894,14 @@ describe.skipIf(!db.available)("every panel's SQL on MariaDB, loaded through the
               const next = i + batch.length
               offsets.set(`${part.topic}/${part.partition}`, next)
               yield* store
-                .store(batch, [{ topic: part.topic, partition: part.partition, nextOffset: String(next) }])
+                .store(GROUP, batch, [
+                  { topic: part.topic, partition: part.partition, nextOffset: String(next) },
+                ])
                 .pipe(Effect.withClock(stoppedClock(part.commitAt)))
             }
           }
           const replay = yield* store
-            .store(events.filter((_, i) => i % PARTITIONS.length === 0).slice(0, 300), [
+            .store(GROUP, events.filter((_, i) => i % PARTITIONS.length === 0).slice(0, 300), [
               { topic: "info-logs", partition: 0, nextOffset: "1" },
             ])
             .pipe(Effect.withClock(stoppedClock(PARTITIONS[0]!.commitAt)))

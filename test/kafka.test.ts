@@ -160,12 +160,8 @@ describe.skipIf(!kafka.available)("Kafka adapters on a real broker", () => {
         expect(inTopics).toBeGreaterThanOrEqual(5_000)
         const store = Memory.makeLogStore()
         const stats = makeStats()
-        const fiber = yield* startProjector(
-          map,
-          uniqueName("g"),
-          Layer.succeed(LogStore, store.service),
-          stats,
-        )
+        const group = uniqueName("g")
+        const fiber = yield* startProjector(map, group, Layer.succeed(LogStore, store.service), stats)
         yield* eventually(
           "every record read",
           Effect.zipRight(
@@ -182,7 +178,7 @@ describe.skipIf(!kafka.available)("Kafka adapters on a real broker", () => {
           duplicates: inTopics - 5_000,
           deadLettered: 0,
         })
-        expect(yield* sumOffsets(store.service, map)).toBe(inTopics)
+        expect(yield* sumOffsets(store.service, map, group)).toBe(inTopics)
       }),
     60_000,
   )
@@ -199,12 +195,8 @@ describe.skipIf(!kafka.available)("Kafka adapters on a real broker", () => {
         expect(inTopics).toBeGreaterThanOrEqual(2_000)
         const store = Memory.makeLogStore()
         const stats = makeStats()
-        const fiber = yield* startProjector(
-          map,
-          uniqueName("g"),
-          Layer.succeed(LogStore, store.service),
-          stats,
-        )
+        const group = uniqueName("g")
+        const fiber = yield* startProjector(map, group, Layer.succeed(LogStore, store.service), stats)
         yield* eventually(
           "both copies of every event read",
           Effect.zipRight(
@@ -260,7 +252,7 @@ describe.skipIf(!kafka.available)("Kafka adapters on a real broker", () => {
         )
         yield* Fiber.interrupt(one)
         const rowsAtStop = yield* base.service.rowCount
-        const storedOffsets = yield* sumOffsets(base.service, map)
+        const storedOffsets = yield* sumOffsets(base.service, map, group)
         expect(rowsAtStop).toBeLessThan(n) // stopped mid-stream
         expect(first.duplicates).toBe(0)
         // every record handled was stored with its offset: the stored offsets say how far run one got
@@ -317,7 +309,7 @@ describe.skipIf(!kafka.available)("Kafka adapters on a real broker", () => {
         const inTopics = yield* Kafka.recordCount(topicsOf(map))
         expect(committedTotal).toBe(inTopics)
 
-        yield* store.service.reset
+        yield* store.service.reset(group)
         const second = makeStats()
         const two = yield* startProjector(map, group, Layer.succeed(LogStore, store.service), second)
         yield* eventually(

@@ -205,21 +205,45 @@ describe("in-memory log store", () => {
     Effect.gen(function* () {
       const store = yield* LogStore
       const batch = events(1000)
-      const first = yield* store.store(batch, [{ topic: "info-logs", partition: 0, nextOffset: "1000" }])
+      const first = yield* store.store("g", batch, [{ topic: "info-logs", partition: 0, nextOffset: "1000" }])
       expect(first).toEqual({ inserted: 1000, duplicates: 0 })
       const again = yield* store.store(
+        "g",
         [...batch.slice(500), ...events(100, 2)],
         [{ topic: "info-logs", partition: 0, nextOffset: "400" }],
       )
       expect(again).toEqual({ inserted: 100, duplicates: 500 })
       expect(yield* store.rowCount).toBe(1100)
       expect((yield* store.summary).events).toBe(1100)
-      expect(yield* store.offsets(["info-logs"])).toEqual([
+      expect(yield* store.offsets("g", ["info-logs"])).toEqual([
         { topic: "info-logs", partition: 0, nextOffset: "1000" },
       ])
-      yield* store.reset
+      yield* store.reset("g")
       expect(yield* store.rowCount).toBe(0)
-      expect(yield* store.offsets(["info-logs"])).toEqual([])
+      expect(yield* store.offsets("g", ["info-logs"])).toEqual([])
+    }).pipe(Effect.provide(Memory.logStoreLayer)),
+  )
+
+  it.effect("offsets are per consumer group; reset clears the projections and one group's offsets only", () =>
+    Effect.gen(function* () {
+      const store = yield* LogStore
+      const batch = events(600)
+      const at = (next: string) => [{ topic: "info-logs", partition: 0, nextOffset: next }]
+      expect(yield* store.store("a", batch, at("600"))).toEqual({ inserted: 600, duplicates: 0 })
+      // another group storing the same events: its own offsets, no row or count added
+      expect(yield* store.store("b", batch.slice(0, 200), at("200"))).toEqual({
+        inserted: 0,
+        duplicates: 200,
+      })
+      expect(yield* store.offsets("a", ["info-logs"])).toEqual(at("600"))
+      expect(yield* store.offsets("b", ["info-logs"])).toEqual(at("200"))
+      expect(yield* store.offsets("c", ["info-logs"])).toEqual([])
+      expect(yield* store.rowCount).toBe(600)
+      expect((yield* store.summary).events).toBe(600)
+      yield* store.reset("a")
+      expect(yield* store.rowCount).toBe(0)
+      expect(yield* store.offsets("a", ["info-logs"])).toEqual([])
+      expect(yield* store.offsets("b", ["info-logs"])).toEqual(at("200"))
     }).pipe(Effect.provide(Memory.logStoreLayer)),
   )
 })
@@ -245,6 +269,39 @@ describe("in-memory subscription", () => {
       expect((yield* store.summary).events).toBe(5000)
       yield* Fiber.interrupt(consumer)
     }).pipe(Effect.scoped, Effect.provide(pipeline)),
+  )
+
+  it.live(
+    "two consumer groups on one store each read every record once; rows and rollups count each event once",
+    () =>
+      Effect.gen(function* () {
+        const publisher = yield* Publisher
+        const store = yield* LogStore
+        const sent = events(3000, 3)
+        yield* Effect.forEach(sent, (e) => publisher.offer(e), { discard: true })
+        expect(yield* publisher.flush("5 seconds")).toBe(true)
+        const records = sent.flatMap((e) => TopicMap.route(map, e)).length
+        const topics = map.topics.map((t) => t.name)
+        const reached = (group: string) =>
+          Effect.map(store.offsets(group, topics), (os) => os.reduce((n, o) => n + Number(o.nextOffset), 0))
+        const [a, b] = [makeStats(), makeStats()]
+        const fa = yield* Effect.fork(runProjector({ topicMap: map, groupId: "ga", stats: a }))
+        const fb = yield* Effect.fork(runProjector({ topicMap: map, groupId: "gb", stats: b }))
+        yield* until(
+          Effect.map(Effect.all([reached("ga"), reached("gb")]), ([x, y]) => x === records && y === records),
+          "both groups at the end",
+        )
+        yield* Fiber.interrupt(fa)
+        yield* Fiber.interrupt(fb)
+        // each group read every record once
+        expect(a.records).toBe(records)
+        expect(b.records).toBe(records)
+        // and the projections hold every event once
+        expect(a.stored + b.stored).toBe(3000)
+        expect(a.duplicates + b.duplicates).toBe(2 * records - 3000)
+        expect(yield* store.rowCount).toBe(3000)
+        expect((yield* store.summary).events).toBe(3000)
+      }).pipe(Effect.scoped, Effect.provide(pipeline)),
   )
 
   it.live("commits only after the store succeeded: a failed batch is read again after restart", () =>
@@ -304,18 +361,17 @@ describe("in-memory subscription", () => {
         yield* broker.append([{ topic: "info-logs", key: e.endpoint, value: JSON.stringify(e), headers: {} }])
       }
       const again = makeStats()
-      const second = yield* Effect.fork(
-        runProjector({ topicMap: map, groupId: "g3-other-group", stats: again }),
-      )
+      const second = yield* Effect.fork(runProjector({ topicMap: map, groupId: "g3", stats: again }))
       yield* until(
         Effect.map(store.rowCount, (n) => n === 300),
         "300 rows",
       )
       yield* Fiber.interrupt(second)
-      // the new group member started from the stored offsets: only the 100 new records were read
+      // the group's new member started from the group's stored offsets: only the 100 new records were read
       expect(again.records).toBe(100)
       expect(again.duplicates).toBe(0)
       expect(stats.deadLettered).toBe(1)
+      expect(again.deadLettered).toBe(0)
       const [letter] = broker.records(map.deadLetter.name)
       expect(letter?.headers["dlq-reason"]).toContain("JSON")
       expect(letter?.headers["dlq-source-topic"]).toBe("info-logs")

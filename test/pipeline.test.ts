@@ -48,7 +48,7 @@ import {
   tempMapFile,
   topicsOf,
 } from "../harness/TopicMaps.ts"
-import { eventually } from "../harness/Wait.ts"
+import { alive, eventually } from "../harness/Wait.ts"
 import { poisonScenario, twoMembersScenario } from "./support/Scenarios.ts"
 
 const brokers = services.kafkaBrokers()
@@ -64,18 +64,23 @@ const withDatabase = <A, E>(test: (db: Database) => Effect.Effect<A, E, Scope.Sc
     Logger.withMinimumLogLevel(LogLevel.Warning),
   )
 
-/** Projects until the store's offsets cover the `records` records of the map's topics. */
+/**
+ * Projects, in consumer group `options.groupId` (else a new one), until the group's stored
+ * offsets cover the `records` records of the map's topics.
+ */
 const projectAll = (
   map: TopicMap,
   store: Store,
   records: number,
   options: { readonly groupId?: string; readonly settings?: { readonly maxBatch?: number } } = {},
-) =>
-  projectUntil(
+) => {
+  const groupId = options.groupId ?? uniqueName("g")
+  return projectUntil(
     `${records} records projected`,
-    { map, store: Layer.succeed(LogStore, store), ...options },
-    () => Effect.map(sumOffsets(store, map), (n) => n >= records),
+    { map, store: Layer.succeed(LogStore, store), ...options, groupId },
+    () => Effect.map(sumOffsets(store, map, groupId), (n) => n >= records),
   )
+}
 
 /** What the tables hold after `n` distinct events were projected exactly once. */
 const exactly = (n: number) => ({
@@ -116,7 +121,7 @@ const crashThenRestart = <E>(
     const group = uniqueName("g")
     yield* crash(map, group)
     const stored = new Map(
-      (yield* db.store.offsets(topicsOf(map))).map((o) => [
+      (yield* db.store.offsets(group, topicsOf(map))).map((o) => [
         `${o.topic}/${o.partition}`,
         Number(o.nextOffset),
       ]),
@@ -143,9 +148,9 @@ const crashOnCall = (base: Store, call: number, crash: Store["store"]) => {
   let calls = 0
   return LogStore.of({
     ...base,
-    store: (events, offsets) => {
+    store: (group, events, offsets) => {
       calls += 1
-      return calls === call ? crash(events, offsets) : base.store(events, offsets)
+      return calls === call ? crash(group, events, offsets) : base.store(group, events, offsets)
     },
   })
 }
@@ -160,9 +165,9 @@ const crashAfterCommit = (
   mode: "fails" | "is interrupted",
   committed: Deferred.Deferred<PartitionOffset>,
 ) =>
-  crashOnCall(base, call, (events, offsets) =>
+  crashOnCall(base, call, (group, events, offsets) =>
     Effect.gen(function* () {
-      yield* base.store(events, offsets)
+      yield* base.store(group, events, offsets)
       yield* Deferred.succeed(committed, offsets[0]!)
       if (mode === "fails") return yield* new LogStoreError({ message: "crash after the database commit" })
       return yield* Effect.never
@@ -181,13 +186,13 @@ interface LostBatch {
  * fails, so that everything is rolled back.
  */
 const rollbackMidBatch = (db: Database, call: number, lost: Deferred.Deferred<LostBatch>) =>
-  crashOnCall(db.store, call, (events, offsets) => {
+  crashOnCall(db.store, call, (group, events, offsets) => {
     const ids = events.map((e) => e.eventId)
     const { sql } = db
     return sql
       .withTransaction(
         Effect.gen(function* () {
-          yield* db.store.store(events, offsets)
+          yield* db.store.store(group, events, offsets)
           const [inside] = yield* sql<{ n: number }>`
             SELECT COUNT(*) AS n FROM api_logs WHERE event_id IN ${sql.in(ids)}`
           yield* Deferred.succeed(lost, { ids, written: Number(inside?.n ?? 0) })
@@ -219,7 +224,7 @@ const killMidBatch = (
   call: number,
   lost: Deferred.Deferred<LostBatch>,
 ) =>
-  crashOnCall(db.store, call, (events, offsets) =>
+  crashOnCall(db.store, call, (group, events, offsets) =>
     Effect.gen(function* () {
       const ids = events.map((e) => e.eventId)
       const locked = yield* Deferred.make<void>()
@@ -233,7 +238,7 @@ const killMidBatch = (
         )
         .pipe(Effect.fork)
       yield* Deferred.await(locked)
-      const storing = yield* Effect.fork(db.store.store(events, offsets))
+      const storing = yield* Effect.fork(db.store.store(group, events, offsets))
       const waiting = other<{ id: number }>`
         SELECT id FROM information_schema.processlist
         WHERE db = ${db.database} AND info LIKE 'INSERT INTO consumer_offsets%' AND time_ms >= 200`
@@ -415,7 +420,7 @@ describe.skipIf(!kafka.available || !mysql.available)("the pipeline on Kafka and
               if (mode === "fails") expect(String(exit)).toContain("crash after the database commit")
 
               // the batch is in the database with its offset; Kafka's offset for it was never committed
-              const inDatabase = (yield* db.store.offsets([at.topic])).find(
+              const inDatabase = (yield* db.store.offsets(group, [at.topic])).find(
                 (o) => o.partition === at.partition,
               )
               expect(BigInt(inDatabase?.nextOffset ?? "-1")).toBeGreaterThanOrEqual(BigInt(at.nextOffset))
@@ -496,7 +501,52 @@ describe.skipIf(!kafka.available || !mysql.available)("the pipeline on Kafka and
   )
 
   it.live(
-    "replay: reset and re-projected from the earliest offsets by a new group, in other batch sizes, the tables are identical (checksums)",
+    "two consumer groups on one database, at the same time: each reads every record once and reaches the end with offsets of its own; rows = events, rollups and histograms count each once",
+    () =>
+      withDatabase((db) =>
+        Effect.gen(function* () {
+          const map = makeMap({
+            plugins: (p) => [{ plugin: "slow-requests", topic: `${p}.slow`, thresholdMs: 300 }],
+          })
+          const n = 6_000
+          yield* publishAll(map, makeEvents(n, 29))
+          const records = yield* Kafka.recordCount(topicsOf(map))
+          const store = Layer.succeed(LogStore, db.store)
+          const [groupA, groupB] = [uniqueName("ga"), uniqueName("gb")]
+          const [statsA, statsB] = [makeStats(), makeStats()]
+          const a = yield* startProjector(map, groupA, store, statsA, { maxBatch: 300 })
+          const b = yield* startProjector(map, groupB, store, statsB, { maxBatch: 170 })
+          yield* eventually(
+            "both groups at the end of every partition",
+            Effect.zipRight(
+              Effect.zipRight(alive(a), alive(b)),
+              Effect.map(
+                Effect.all([sumOffsets(db.store, map, groupA), sumOffsets(db.store, map, groupB)]),
+                ([x, y]) => x === records && y === records,
+              ),
+            ),
+            "90 seconds",
+          )
+          yield* Fiber.interrupt(a)
+          yield* Fiber.interrupt(b)
+          // neither group took over the other's positions: each read every record, once
+          expect(statsA.records).toBe(records)
+          expect(statsB.records).toBe(records)
+          expect(statsA.stored + statsB.stored).toBe(n)
+          expect(statsA.duplicates + statsB.duplicates).toBe(2 * records - n)
+          expect(yield* totals(db.sql)).toEqual(exactly(n))
+          const perPartition = (group: string) =>
+            Effect.map(db.store.offsets(group, topicsOf(map)), (os) =>
+              os.map((o) => [`${o.topic}/${o.partition}`, o.nextOffset]),
+            )
+          expect(yield* perPartition(groupA)).toEqual(yield* perPartition(groupB))
+        }),
+      ),
+    120_000,
+  )
+
+  it.live(
+    "replay: reset and re-projected from the earliest offsets by the same group, in other batch sizes, the tables are identical (checksums)",
     () =>
       withDatabase((db) =>
         Effect.gen(function* () {
@@ -506,15 +556,20 @@ describe.skipIf(!kafka.available || !mysql.available)("the pipeline on Kafka and
           const n = 5_000
           yield* publishAll(map, makeEvents(n, 27))
           const records = yield* Kafka.recordCount(topicsOf(map))
-          yield* projectAll(map, db.store, records)
+          const group = uniqueName("g")
+          yield* projectAll(map, db.store, records, { groupId: group })
           const built = yield* checksums(db.sql)
           const sums = yield* rollupSums(db.sql)
           expect(built.find((c) => c.table === "api_logs")?.rows).toBe(n)
           expect(yield* totals(db.sql)).toEqual(exactly(n))
 
-          yield* db.store.reset
+          yield* db.store.reset(group)
           expect(yield* totals(db.sql)).toEqual(exactly(0))
-          const replayed = yield* projectAll(map, db.store, records, { settings: { maxBatch: 37 } })
+          expect(yield* db.store.offsets(group, topicsOf(map))).toEqual([])
+          const replayed = yield* projectAll(map, db.store, records, {
+            groupId: group,
+            settings: { maxBatch: 37 },
+          })
           expect(replayed).toMatchObject({ records, stored: n })
           expect(yield* checksums(db.sql)).toEqual(built)
           // sum_ms, a floating-point sum, may differ in its last bits, never more

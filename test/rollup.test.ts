@@ -9,6 +9,7 @@ import {
   emptyTotals,
   exactPercentile,
   histogramOf,
+  hourlyKeyString,
   hourlyOf,
   hourOf,
   latencySummaryOf,
@@ -148,18 +149,25 @@ describe("hour rollups", () => {
     // 6000 events 2.1 s apart: three and a half hours, partial hours at both ends
     const events = Array.from({ length: 6000 }, (_, i) => next(start + i * 2100))
     const hourly = hourlyOf(rollupsOf(events))
-    expect(new Set(hourly.map((r) => r.minute))).toEqual(
+    expect(new Set(hourly.map((r) => r.hour))).toEqual(
       new Set([9, 10, 11, 12, 13].map((h) => Date.UTC(2026, 10, 24, h))),
     )
-    expect(new Set(hourly.map(rollupKeyString)).size).toBe(hourly.length)
+    // an hour row holds an hour, and no minute
+    expect(hourly.every((r) => !("minute" in r))).toBe(true)
+    expect(new Set(hourly.map(hourlyKeyString)).size).toBe(hourly.length)
     // the reference: each event's minute moved to its hour, then rolled up
     const byHour = rollupsOf(
       events.map((e) => ({ ...e, timestamp: new Date(hourOf(e.timestamp.getTime())) })),
     )
-    const expected = new Map(byHour.map((r) => [rollupKeyString(r), r]))
+    const expected = new Map(
+      byHour.map(({ minute, ...rest }) => [
+        hourlyKeyString({ ...rest, hour: minute }),
+        { ...rest, hour: minute },
+      ]),
+    )
     expect(hourly.length).toBe(expected.size)
     for (const r of hourly) {
-      const want = expected.get(rollupKeyString(r))!
+      const want = expected.get(hourlyKeyString(r))!
       expect({ ...r, sumMs: 0 }).toEqual({ ...want, sumMs: 0 })
       expect(r.sumMs).toBeCloseTo(want.sumMs, 6)
     }

@@ -157,7 +157,10 @@ describe("secrets never appear in logs", () => {
           GRAFANA_DB_PASSWORD: GRAFANA_SECRET,
         })
         expect(run.code).toBe(0)
-        expect(run.output).toContain(`'${user}'@'%' may SELECT on ${database}`)
+        expect(run.output).toContain(`created user '${user}'@'%'`)
+        expect(run.output).toMatch(
+          new RegExp(`'${user}'@'%' may SELECT the tables .* of ${database}, and nothing else`),
+        )
         expectNoSecrets(run)
       } finally {
         await Effect.runPromise(Mysql.dropDatabase(database, user))

@@ -12,6 +12,8 @@ import { mysql } from "../harness/Services.ts"
 
 const svc = await mysql()
 
+const group = "apimon-consumer"
+
 const rollupCount = (sql: Effect.Effect.Success<ReturnType<typeof freshDatabase>>["sql"]) =>
   Effect.map(
     sql<{ n: number | string }>`SELECT COALESCE(SUM(count), 0) AS n FROM api_rollup_minute`,
@@ -26,9 +28,9 @@ describe.skipIf(!svc.available)("the MySQL store without the SELECT round trip",
       const events = Array.from({ length: 600 }, (_, i) => next(1_700_000_000_000 + i * 50))
       const tp = { topic: "info-logs", partition: 0 }
       // three clean batches: the 2nd and 3rd take the one-round-trip path
-      const a = yield* store.store(events.slice(0, 100), [{ ...tp, nextOffset: "100" }])
-      const b = yield* store.store(events.slice(100, 200), [{ ...tp, nextOffset: "200" }])
-      const c = yield* store.store(events.slice(200, 300), [{ ...tp, nextOffset: "300" }])
+      const a = yield* store.store(group, events.slice(0, 100), [{ ...tp, nextOffset: "100" }])
+      const b = yield* store.store(group, events.slice(100, 200), [{ ...tp, nextOffset: "200" }])
+      const c = yield* store.store(group, events.slice(200, 300), [{ ...tp, nextOffset: "300" }])
       expect([a, b, c]).toEqual([
         { inserted: 100, duplicates: 0 },
         { inserted: 100, duplicates: 0 },
@@ -36,16 +38,16 @@ describe.skipIf(!svc.available)("the MySQL store without the SELECT round trip",
       ])
       // now a batch with copies of stored events, new ones and a copy within the batch
       const mixed = [...events.slice(250, 350), events[320]!]
-      const d = yield* store.store(mixed, [{ ...tp, nextOffset: "401" }])
+      const d = yield* store.store(group, mixed, [{ ...tp, nextOffset: "401" }])
       expect(d).toEqual({ inserted: 50, duplicates: 51 })
       // after a batch with duplicates the next one asks first, then the path is clean again
-      const e = yield* store.store(events.slice(350, 500), [{ ...tp, nextOffset: "551" }])
-      const f = yield* store.store([...events.slice(450, 600)], [{ ...tp, nextOffset: "701" }])
+      const e = yield* store.store(group, events.slice(350, 500), [{ ...tp, nextOffset: "551" }])
+      const f = yield* store.store(group, [...events.slice(450, 600)], [{ ...tp, nextOffset: "701" }])
       expect(e).toEqual({ inserted: 150, duplicates: 0 })
       expect(f).toEqual({ inserted: 100, duplicates: 50 })
       expect(yield* store.rowCount).toBe(600)
       expect(yield* rollupCount(sql)).toBe(600)
-      const offsets = yield* store.offsets(["info-logs"])
+      const offsets = yield* store.offsets(group, ["info-logs"])
       expect(offsets).toEqual([{ ...tp, nextOffset: "701" }])
     }),
   )

@@ -55,7 +55,7 @@ const writer = (
         )
       }
       offset += n
-      yield* store.store(events, [
+      yield* store.store("apimon-consumer", events, [
         { topic: "info-logs", partition: options.index, nextOffset: String(offset) },
       ])
       done += n

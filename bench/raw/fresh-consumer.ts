@@ -33,8 +33,8 @@ const recordingStore = (samples: Array<Sample>) =>
     Effect.map(LogStore, (store) =>
       LogStore.of({
         ...store,
-        store: (events, offsets) =>
-          Effect.tap(store.store(events, offsets), () =>
+        store: (group, events, offsets) =>
+          Effect.tap(store.store(group, events, offsets), () =>
             Effect.sync(() => {
               const committed = Date.now()
               for (const e of events) {

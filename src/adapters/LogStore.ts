@@ -2,6 +2,10 @@
  * The LogStore port (docs/architecture.md §5–6): stores a batch of events idempotently (by eventId) and
  * atomically with the offsets it came from; reads the offsets back; answers the queries
  * the demo and `/metrics` need.
+ *
+ * Offsets belong to a consumer group: each group keeps its own positions, and two groups on
+ * one store each read every event (the second copy of an event changes nothing). The
+ * projections (rows, rollups) are shared by every group.
  */
 import { Context, Data, type Effect } from "effect"
 import type { RequestEvent } from "../domain/RequestEvent.ts"
@@ -38,21 +42,28 @@ export class LogStore extends Context.Tag("apimon/LogStore")<
   {
     /**
      * In one transaction: the new events' rows, rollup increments for the new events only,
-     * and the offsets. Storing the same events again changes nothing but the offsets
-     * (which only move forward).
+     * and the offsets of consumer group `group`. Storing the same events again changes
+     * nothing but the offsets (which only move forward).
      */
     readonly store: (
+      group: string,
       events: ReadonlyArray<RequestEvent>,
       offsets: ReadonlyArray<PartitionOffset>,
     ) => Effect.Effect<StoreResult, LogStoreError>
-    /** The stored next offsets of the given topics' partitions. */
+    /** The next offsets consumer group `group` stored for the given topics' partitions. */
     readonly offsets: (
+      group: string,
       topics: ReadonlyArray<string>,
     ) => Effect.Effect<ReadonlyArray<PartitionOffset>, LogStoreError>
     readonly summary: Effect.Effect<StoreSummary, LogStoreError>
     /** Rows in the event log (for ledgers: it must equal the rollups' total). */
     readonly rowCount: Effect.Effect<number, LogStoreError>
-    /** Clears projections and offsets (before a replay from the earliest offsets). */
-    readonly reset: Effect.Effect<void, LogStoreError>
+    /**
+     * Before a replay of consumer group `group` from the earliest offsets: clears every
+     * projection (they are shared) and the offsets of `group` only. Other groups keep their
+     * positions and go on from there; the replay stores again every event still in the
+     * replaying group's topics, and the others' events once more are duplicates.
+     */
+    readonly reset: (group: string) => Effect.Effect<void, LogStoreError>
   }
 >() {}

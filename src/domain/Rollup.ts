@@ -155,9 +155,8 @@ export const statusClassOf = (statusCode: number): number => Math.floor(statusCo
 export const isServerError = (statusCode: number): boolean => statusCode >= 500
 export const isClientError = (statusCode: number): boolean => statusCode >= 400 && statusCode < 500
 
-/** The key of a minute rollup row (of an hour row in `hourlyOf`'s output: `minute` is then the hour's start). */
-export interface RollupKey {
-  readonly minute: number
+/** What a rollup row counts by, besides its time: service, source, endpoint, method, status code, level. */
+export interface RollupDimensions {
   readonly service: string
   readonly source: string
   readonly endpoint: string
@@ -166,16 +165,37 @@ export interface RollupKey {
   readonly level: string
 }
 
-export const rollupKeyString = (k: RollupKey): string =>
-  `${k.minute}\u0000${k.service}\u0000${k.source}\u0000${k.endpoint}\u0000${k.method}\u0000${k.statusCode}\u0000${k.level}`
-
-/** One minute rollup row: counts, latency sum and max, and the histogram. */
-export interface Rollup extends RollupKey {
+/** What a rollup row counts: events, the sum and max of their response times, their histogram. */
+export interface RollupFigures {
   readonly count: number
   readonly sumMs: number
   readonly maxMs: number
   readonly histogram: Histogram
 }
+
+/** The key of a minute rollup row. */
+export interface RollupKey extends RollupDimensions {
+  /** Start of the UTC minute (epoch ms). */
+  readonly minute: number
+}
+
+export const rollupKeyString = (k: RollupKey): string =>
+  `${k.minute}\u0000${k.service}\u0000${k.source}\u0000${k.endpoint}\u0000${k.method}\u0000${k.statusCode}\u0000${k.level}`
+
+/** One minute rollup row: counts, latency sum and max, and the histogram. */
+export interface Rollup extends RollupKey, RollupFigures {}
+
+/** The key of an hour rollup row. */
+export interface HourlyRollupKey extends RollupDimensions {
+  /** Start of the UTC hour (epoch ms). */
+  readonly hour: number
+}
+
+export const hourlyKeyString = (k: HourlyRollupKey): string =>
+  `${k.hour}\u0000${k.service}\u0000${k.source}\u0000${k.endpoint}\u0000${k.method}\u0000${k.statusCode}\u0000${k.level}`
+
+/** One hour rollup row: the sum of that hour's minute rows of the same dimensions. */
+export interface HourlyRollup extends HourlyRollupKey, RollupFigures {}
 
 export interface RollupSource {
   readonly timestamp: Date
@@ -224,8 +244,8 @@ export const rollupsOf = (events: Iterable<RollupSource>): Array<Rollup> => {
   }))
 }
 
-/** Adds two rollups of the same key. */
-export const mergeRollups = (a: Rollup, b: Rollup): Rollup => ({
+/** Adds two rollups of the same key (minute or hour rows alike). */
+export const mergeRollups = <R extends RollupFigures>(a: R, b: R): R => ({
   ...a,
   count: a.count + b.count,
   sumMs: a.sumMs + b.sumMs,
@@ -235,15 +255,27 @@ export const mergeRollups = (a: Rollup, b: Rollup): Rollup => ({
 
 /**
  * Minute rollups folded into hour rollups (the increments one batch makes to the hourly
- * tables): the same keys with `minute` replaced by the start of its UTC hour, rows of equal
- * keys merged. Counts, maxima and histograms add up exactly (sums up to floating-point
- * rounding), so an hour row equals the sum of its minute rows.
+ * tables): each row's minute replaced by the start of its UTC hour, rows of equal keys merged.
+ * Counts, maxima and histograms add up exactly (sums up to floating-point rounding), so an
+ * hour row equals the sum of its minute rows.
  */
-export const hourlyOf = (rollups: Iterable<Rollup>): Array<Rollup> => {
-  const rows = new Map<string, Rollup>()
+export const hourlyOf = (rollups: Iterable<Rollup>): Array<HourlyRollup> => {
+  const rows = new Map<string, HourlyRollup>()
   for (const r of rollups) {
-    const hourly: Rollup = { ...r, minute: hourOf(r.minute) }
-    const id = rollupKeyString(hourly)
+    const hourly: HourlyRollup = {
+      hour: hourOf(r.minute),
+      service: r.service,
+      source: r.source,
+      endpoint: r.endpoint,
+      method: r.method,
+      statusCode: r.statusCode,
+      level: r.level,
+      count: r.count,
+      sumMs: r.sumMs,
+      maxMs: r.maxMs,
+      histogram: r.histogram,
+    }
+    const id = hourlyKeyString(hourly)
     const old = rows.get(id)
     rows.set(id, old === undefined ? hourly : mergeRollups(old, hourly))
   }

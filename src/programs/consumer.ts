@@ -11,7 +11,7 @@ import { Command, Options } from "@effect/cli"
 import { Clock, Config, Console, Duration, Effect, Fiber, Layer, Option, Schedule } from "effect"
 import * as Kafka from "../adapters/kafka/index.ts"
 import { LogStore } from "../adapters/LogStore.ts"
-import * as Mysql from "../adapters/mysql/MysqlLogStore.ts"
+import * as Mysql from "../adapters/mysql/index.ts"
 import * as Settings from "../adapters/Settings.ts"
 import { runCli } from "./lib/Main.ts"
 import * as Shared from "./lib/Options.ts"
@@ -24,7 +24,9 @@ const options = {
     Options.withFallbackConfig(Settings.consumerGroup),
   ),
   replay: Options.boolean("replay").pipe(
-    Options.withDescription("Clear the projections and offsets, then rebuild them from the earliest offsets"),
+    Options.withDescription(
+      "Clear the projections and this group's offsets, then rebuild them from the earliest offsets",
+    ),
   ),
   idleExit: Options.integer("idle-exit").pipe(
     Options.withDescription("Exit once caught up and idle for this many seconds (for jobs and smoke tests)"),
@@ -81,9 +83,9 @@ const command = Command.make("consumer", options, (args) =>
     const run = Effect.gen(function* () {
       const store = yield* LogStore
       if (args.replay) {
-        yield* store.reset
+        yield* store.reset(args.group)
         yield* Console.log(
-          "apimon consumer: --replay: projections and offsets cleared; rebuilding from the earliest offsets",
+          `apimon consumer: --replay: projections and offsets cleared (the offsets of group ${args.group}; other groups keep theirs); rebuilding from the earliest offsets`,
         )
       }
       yield* Console.log(

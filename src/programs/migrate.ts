@@ -1,7 +1,9 @@
 /**
  * `npm run migrate`: creates the database if it is missing, applies the pending migrations of
- * `migrations/`, and creates (or updates the password of) the read-only user Grafana reads
- * with, granted `SELECT` on the database and nothing else. Idempotent: run it on every deploy.
+ * `migrations/`, and creates the read-only user Grafana reads with if it is missing (an existing
+ * user's password is changed only with `--reset-grafana-password`), granted `SELECT` on the
+ * projection tables and nothing else on this database; it says what the user may read, grants on
+ * other databases included. Idempotent: run it on every deploy.
  *
  * While the server is unreachable (a container still starting) it retries with backoff for
  * `--wait` seconds, then fails with one line naming host:port.
@@ -12,7 +14,7 @@ import { fileURLToPath } from "node:url"
 import { Command, Options } from "@effect/cli"
 import { Config, Console, Duration, Effect, Redacted, Schedule, ScheduleDecision } from "effect"
 import type { LogStoreError } from "../adapters/LogStore.ts"
-import * as Mysql from "../adapters/mysql/MysqlLogStore.ts"
+import * as Mysql from "../adapters/mysql/index.ts"
 import * as Settings from "../adapters/Settings.ts"
 import { runCli } from "./lib/Main.ts"
 
@@ -37,6 +39,11 @@ const options = {
     ),
     Options.withFallbackConfig(
       Config.redacted("GRAFANA_DB_PASSWORD").pipe(Config.withDefault(Redacted.make("grafana"))),
+    ),
+  ),
+  resetGrafanaPassword: Options.boolean("reset-grafana-password").pipe(
+    Options.withDescription(
+      "Set the password of a Grafana user that exists already (without it, an existing user's password is left as it is)",
     ),
   ),
   wait: Options.integer("wait").pipe(
@@ -75,15 +82,29 @@ const command = Command.make("migrate", options, (args) =>
           ? `apimon migrate: ${database} is up to date`
           : `apimon migrate: ${database}: applied ${applied.join(", ")}`,
       )
-      yield* Mysql.ensureReadOnlyUser({ user: args.grafanaUser, password: args.grafanaPassword, database })
+      const user = yield* Mysql.ensureReadOnlyUser({
+        user: args.grafanaUser,
+        password: args.grafanaPassword,
+        database,
+        resetPassword: args.resetGrafanaPassword,
+      })
       yield* Console.log(
-        `apimon migrate: '${args.grafanaUser}'@'%' may SELECT on ${database}, and nothing else`,
+        `apimon migrate: ${
+          user.password === "created"
+            ? `created user ${user.account} with the Grafana password (--grafana-password, GRAFANA_DB_PASSWORD)`
+            : user.password === "reset"
+              ? `user ${user.account} exists: its password is now the Grafana password (--reset-grafana-password)`
+              : `user ${user.account} exists: its password is left as it is (--reset-grafana-password sets it to the Grafana password)`
+        }`,
       )
+      if (user.revoked.length > 0)
+        yield* Console.log(`apimon migrate: revoked from ${user.account}: ${user.revoked.join("; ")}`)
+      yield* Console.log(`apimon migrate: ${Mysql.describeGrants(user)}`)
     }).pipe(Effect.provide(Mysql.clientLayer(url, { maxConnections: 2 })))
   }),
 ).pipe(
   Command.withDescription(
-    "Create the database if missing, apply the migrations, and create or update the read-only Grafana user",
+    "Create the database if missing, apply the migrations, and create the read-only Grafana user if missing",
   ),
 )
 

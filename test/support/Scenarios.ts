@@ -58,15 +58,16 @@ export const poisonScenario = (
     yield* ensureTopics([...map.topics, map.deadLetter])
     yield* sendRaw(topic, messages)
 
+    const groupId = uniqueName("g")
     const stats = yield* projectUntil(
       "valid records stored and poison parked",
-      { map, store: Layer.succeed(LogStore, store) },
+      { map, store: Layer.succeed(LogStore, store), groupId },
       (s) => Effect.sync(() => s.records >= messages.length),
     )
     expect(yield* store.rowCount).toBe(valid.length)
     expect(stats.deadLettered).toBe(poison.length)
     // the offsets moved past the poison
-    expect(yield* sumOffsets(store, map)).toBe(messages.length)
+    expect(yield* sumOffsets(store, map, groupId)).toBe(messages.length)
 
     const letters = yield* readTopics([map.deadLetter.name], poison.length)
     expect(letters).toHaveLength(poison.length)

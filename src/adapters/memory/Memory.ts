@@ -115,12 +115,23 @@ export const deadLettersLayer = (deadLetterTopic: string) =>
     ),
   )
 
-/** The in-memory log store's state, exposed for the programs' summaries and tests. */
+/** Where the in-memory store keeps a group's offset of a partition. */
+const offsetKey = (group: string, o: { readonly topic: string; readonly partition: number }) =>
+  `${group}\u0000${o.topic}/${o.partition}`
+
+/**
+ * The in-memory log store's state, exposed for the programs' summaries and tests. Offsets are
+ * kept per consumer group (keyed by `offsetKey`), rows and rollups are shared, as in MySQL.
+ */
 export const makeLogStore = () => {
   const rows = new Map<string, RequestEvent>()
   const rollups = new Map<string, Rollup>()
-  const offsets = new Map<string, PartitionOffset>()
-  const store = (events: ReadonlyArray<RequestEvent>, newOffsets: ReadonlyArray<PartitionOffset>) =>
+  const offsets = new Map<string, PartitionOffset & { readonly group: string }>()
+  const store = (
+    group: string,
+    events: ReadonlyArray<RequestEvent>,
+    newOffsets: ReadonlyArray<PartitionOffset>,
+  ) =>
     Effect.sync((): StoreResult => {
       const fresh: Array<RequestEvent> = []
       for (const e of events) {
@@ -134,9 +145,10 @@ export const makeLogStore = () => {
         rollups.set(id, old === undefined ? r : mergeRollups(old, r))
       }
       for (const o of newOffsets) {
-        const id = `${o.topic}/${o.partition}`
+        const id = offsetKey(group, o)
         const old = offsets.get(id)
-        if (old === undefined || BigInt(old.nextOffset) < BigInt(o.nextOffset)) offsets.set(id, o)
+        if (old === undefined || BigInt(old.nextOffset) < BigInt(o.nextOffset))
+          offsets.set(id, { group, topic: o.topic, partition: o.partition, nextOffset: o.nextOffset })
       }
       return { inserted: fresh.length, duplicates: events.length - fresh.length }
     })
@@ -184,14 +196,23 @@ export const makeLogStore = () => {
   })
   const service = LogStore.of({
     store,
-    offsets: (topics) => Effect.sync(() => [...offsets.values()].filter((o) => topics.includes(o.topic))),
+    offsets: (group, topics) =>
+      Effect.sync(() =>
+        [...offsets.values()]
+          .filter((o) => o.group === group && topics.includes(o.topic))
+          .map(
+            (o): PartitionOffset => ({ topic: o.topic, partition: o.partition, nextOffset: o.nextOffset }),
+          ),
+      ),
     summary,
     rowCount: Effect.sync(() => rows.size),
-    reset: Effect.sync(() => {
-      rows.clear()
-      rollups.clear()
-      offsets.clear()
-    }),
+    // the projections (shared) and the group's positions; other groups keep theirs
+    reset: (group) =>
+      Effect.sync(() => {
+        rows.clear()
+        rollups.clear()
+        for (const [id, o] of offsets) if (o.group === group) offsets.delete(id)
+      }),
   })
   return { service, rows, rollups, offsets }
 }

@@ -34,8 +34,8 @@ export const makeStats = (): ProjectorStats => ({
 /** Total records behind over all partitions seen. */
 export const totalLag = (stats: ProjectorStats): number => [...stats.lag.values()].reduce((a, b) => a + b, 0)
 
-/** Handles one batch: decode, dead-letter, store with offsets. */
-export const projectBatch = (batch: Batch, stats: ProjectorStats) =>
+/** Handles one batch: decode, dead-letter, store with the offsets of consumer group `groupId`. */
+export const projectBatch = (batch: Batch, stats: ProjectorStats, groupId: string) =>
   Effect.gen(function* () {
     const store = yield* LogStore
     const events: Array<RequestEvent> = []
@@ -55,7 +55,7 @@ export const projectBatch = (batch: Batch, stats: ProjectorStats) =>
         first: { offset: letters[0]!.record.offset, reason: letters[0]!.reason },
       })
     }
-    const result = yield* store.store(events, [
+    const result = yield* store.store(groupId, events, [
       { topic: batch.topic, partition: batch.partition, nextOffset: batch.nextOffset },
     ])
     stats.records += batch.records.length
@@ -87,13 +87,13 @@ export const runProjector = (options: {
         groupId: options.groupId,
         topics,
         startOffsets: (assigned) =>
-          Effect.tap(store.offsets([...new Set(assigned.map((tp) => tp.topic))]), (stored) =>
+          Effect.tap(store.offsets(options.groupId, [...new Set(assigned.map((tp) => tp.topic))]), (stored) =>
             Effect.logDebug("consumer: partitions assigned", {
               assigned: assigned.length,
               stored: stored.length,
             }),
           ),
       },
-      (batch) => projectBatch(batch, options.stats),
+      (batch) => projectBatch(batch, options.stats, options.groupId),
     )
   })
