@@ -14,7 +14,7 @@ import * as Memory from "../src/adapters/memory/Memory.ts"
 import { makeBatching, Publisher } from "../src/adapters/Publisher.ts"
 import { Subscription } from "../src/adapters/Subscription.ts"
 import { decodeRecord } from "../src/domain/Envelope.ts"
-import { encodeJson } from "../src/domain/RequestEvent.ts"
+import { encodeJson, SCHEMA_VERSION } from "../src/domain/RequestEvent.ts"
 import * as TopicMap from "../src/domain/TopicMap.ts"
 import { makeStats } from "../src/programs/lib/Projector.ts"
 import * as Kafka from "../harness/Kafka.ts"
@@ -55,7 +55,7 @@ describe.skipIf(!kafka.available)("Kafka adapters on a real broker", () => {
         for (const r of records) {
           const event = Either.getOrThrow(decodeRecord(r))
           expect(Buffer.from(r.key!).toString("utf8")).toBe(event.endpoint)
-          expect(r.headers["schema-version"]).toBe("1")
+          expect(r.headers["schema-version"]).toBe(String(SCHEMA_VERSION))
           expect(TopicMap.route(map, event)).toContain(r.topic)
           distinct.add(`${r.topic}/${event.eventId}`)
         }

@@ -7,6 +7,7 @@ import { MemoryBroker, partitionOf } from "../src/adapters/memory/MemoryBroker.t
 import { makeBatching, Publisher } from "../src/adapters/Publisher.ts"
 import { Subscription } from "../src/adapters/Subscription.ts"
 import { decodeRecord, encodeUtf8 } from "../src/domain/Envelope.ts"
+import { SCHEMA_VERSION } from "../src/domain/RequestEvent.ts"
 import * as TopicMap from "../src/domain/TopicMap.ts"
 import { synthetic } from "../src/domain/Traffic.ts"
 import { makeStats, runProjector } from "../src/programs/lib/Projector.ts"
@@ -48,7 +49,7 @@ describe("in-memory publisher", () => {
           const e = Either.getOrThrow(decodeRecord(r))
           expect(new TextDecoder().decode(r.key!)).toBe(e.endpoint)
           expect(r.partition).toBe(partitionOf(e.endpoint, topic.partitions))
-          expect(r.headers["schema-version"]).toBe("1")
+          expect(r.headers["schema-version"]).toBe(String(SCHEMA_VERSION))
         }
         // per key, records appear in the order they were published
         const order = new Map(sent.map((e, i) => [e.eventId, i]))

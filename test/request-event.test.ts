@@ -8,10 +8,12 @@ import {
   encodeJson,
   encodeJsonChecked,
   levelOf,
+  MAX_CONSUMER,
   MAX_RESPONSE_TIME_MS,
   MAX_USER_AGENT,
   make,
   RequestEvent,
+  SCHEMA_VERSION,
   SCHEMA_VERSION_HEADER,
 } from "../src/domain/RequestEvent.ts"
 
@@ -47,6 +49,19 @@ describe("RequestEvent schema", () => {
     expect(JSON.parse(encodeJson(event))).toEqual(valid)
   })
 
+  it("decodes version 2's optional fields and writes them back", () => {
+    const v2 = { ...valid, consumer: "k:3q2-7wAbCdEf", requestBytes: 0, responseBytes: 1_234_567 }
+    const event = Either.getOrThrow(decodeJson(JSON.stringify(v2)))
+    expect(event).toMatchObject({ consumer: "k:3q2-7wAbCdEf", requestBytes: 0, responseBytes: 1_234_567 })
+    expect(JSON.parse(encodeJson(event))).toEqual(v2)
+    expect(encodeJson(event)).toBe(encodeJsonChecked(event))
+  })
+
+  it("a version 1 event (none of version 2's fields) has none of them", () => {
+    const event = Either.getOrThrow(decodeJson(JSON.stringify(valid)))
+    expect("consumer" in event || "requestBytes" in event || "responseBytes" in event).toBe(false)
+  })
+
   it("keeps the optional message and ignores unknown fields of later versions", () => {
     const event = Either.getOrThrow(decodeJson(JSON.stringify({ ...valid, message: "boom", futureField: 1 })))
     expect(event.message).toBe("boom")
@@ -64,6 +79,13 @@ describe("RequestEvent schema", () => {
     ["bad event id", { eventId: "42" }, "eventId"],
     ["bad timestamp", { timestamp: "yesterday" }, "timestamp"],
     ["empty endpoint", { endpoint: "" }, "endpoint"],
+    ["empty consumer", { consumer: "" }, "consumer"],
+    ["a consumer over 128 characters", { consumer: "c".repeat(MAX_CONSUMER + 1) }, "consumer"],
+    ["a null consumer", { consumer: null }, "consumer"],
+    ["negative request bytes", { requestBytes: -1 }, "requestBytes"],
+    ["fractional response bytes", { responseBytes: 10.5 }, "responseBytes"],
+    ["response bytes beyond a safe integer", { responseBytes: 2 ** 53 }, "responseBytes"],
+    ["string request bytes", { requestBytes: "12" }, "requestBytes"],
   ])("rejects %s, naming the field", (_, patch, field) => {
     const decoded = decodeJson(JSON.stringify({ ...valid, ...patch }))
     expect(Either.isLeft(decoded)).toBe(true)
@@ -125,6 +147,30 @@ describe("make", () => {
       }).pipe(Effect.withRandom(Random.make(1))),
   )
 
+  it.effect(
+    "carries version 2's fields: consumer cut to 128 characters, byte counts whole, unknown ones left out",
+    () =>
+      Effect.gen(function* () {
+        const base = {
+          timestamp: new Date(Date.UTC(2026, 10, 24, 10)),
+          service: "demo-api",
+          source: "api",
+          endpoint: "/orders",
+          method: "POST",
+          statusCode: 201,
+          responseTimeMs: 4,
+          userAgent: "curl",
+        } as const
+        const full = yield* make({ ...base, consumer: "x".repeat(300), requestBytes: 12.7, responseBytes: 0 })
+        expect(full.consumer).toHaveLength(MAX_CONSUMER)
+        expect(full.requestBytes).toBe(12)
+        expect(full.responseBytes).toBe(0)
+        const none = yield* make({ ...base, consumer: "", requestBytes: -1, responseBytes: Number.NaN })
+        expect("consumer" in none || "requestBytes" in none || "responseBytes" in none).toBe(false)
+        for (const e of [full, none]) expect(Either.isRight(decodeJson(encodeJson(e)))).toBe(true)
+      }),
+  )
+
   it.effect("event ids are unique and ordered by time", () =>
     Effect.gen(function* () {
       const ids: Array<string> = []
@@ -144,6 +190,13 @@ describe("decodeRecord", () => {
       Either.isRight(decodeRecord(record(JSON.stringify(valid), { [SCHEMA_VERSION_HEADER]: "1" }))),
     ).toBe(true)
   })
+  it.each(["1", "2", undefined])("reads schema version %s (versions 1 and 2, or no header)", (version) => {
+    expect(SCHEMA_VERSION).toBe(2)
+    const v2 = JSON.stringify({ ...valid, consumer: "mobile-app", requestBytes: 10, responseBytes: 20 })
+    const headers = version === undefined ? {} : { [SCHEMA_VERSION_HEADER]: version }
+    expect(Either.isRight(decodeRecord(record(JSON.stringify(valid), headers)))).toBe(true)
+    expect(Either.getOrThrow(decodeRecord(record(v2, headers))).consumer).toBe("mobile-app")
+  })
   it.each([
     ["an empty value", record(""), "empty value"],
     ["a null value", record(null), "empty value"],
@@ -158,6 +211,18 @@ describe("decodeRecord", () => {
     [
       "a non-numeric schema version",
       record(JSON.stringify(valid), { [SCHEMA_VERSION_HEADER]: "v1" }),
+      "schema version",
+    ],
+    ["schema version 3", record(JSON.stringify(valid), { [SCHEMA_VERSION_HEADER]: "3" }), "schema version"],
+    ["schema version 0", record(JSON.stringify(valid), { [SCHEMA_VERSION_HEADER]: "0" }), "schema version"],
+    [
+      "an empty schema version",
+      record(JSON.stringify(valid), { [SCHEMA_VERSION_HEADER]: "" }),
+      "schema version",
+    ],
+    [
+      "schema version 2.0",
+      record(JSON.stringify(valid), { [SCHEMA_VERSION_HEADER]: "2.0" }),
       "schema version",
     ],
     ["a value over 64 KiB", record(`{"x":"${"a".repeat(70_000)}"}`), "exceeds"],
@@ -195,12 +260,18 @@ describe("encodeJson (hot path)", () => {
         userAgent: fc.string({ maxLength: 512 }),
         level: fc.constantFrom("DEBUG" as const, "INFO" as const, "WARN" as const, "ERROR" as const),
         message: fc.option(fc.string({ maxLength: 2048 }), { nil: undefined }),
+        consumer: fc.option(fc.string({ minLength: 1, maxLength: MAX_CONSUMER }), { nil: undefined }),
+        requestBytes: fc.option(fc.maxSafeNat(), { nil: undefined }),
+        responseBytes: fc.option(fc.nat(), { nil: undefined }),
       })
-      .map(({ message, eventId, ...rest }) =>
+      .map(({ message, eventId, consumer, requestBytes, responseBytes, ...rest }) =>
         RequestEvent.make({
           ...rest,
           eventId: eventId as RequestEvent["eventId"],
           ...(message === undefined ? {} : { message }),
+          ...(consumer === undefined ? {} : { consumer }),
+          ...(requestBytes === undefined ? {} : { requestBytes }),
+          ...(responseBytes === undefined ? {} : { responseBytes }),
         }),
       )
     fc.assert(

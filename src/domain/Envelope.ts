@@ -6,9 +6,11 @@ import { Either, ParseResult, Schema } from "effect"
 import {
   decodeJson,
   Level,
+  MAX_CONSUMER,
   MAX_MESSAGE,
   MAX_RESPONSE_TIME_MS,
   MAX_USER_AGENT,
+  MIN_SCHEMA_VERSION,
   Method,
   RequestEvent,
   SCHEMA_VERSION,
@@ -66,6 +68,8 @@ const is = {
 const isText = (u: unknown, max: number): u is string => typeof u === "string" && u.length <= max
 const isBetween = (u: unknown, min: number, max: number): u is string =>
   typeof u === "string" && u.length >= min && u.length <= max
+/** What `ByteCount` accepts: a non-negative safe integer. */
+const isByteCount = (u: unknown): u is number => typeof u === "number" && Number.isSafeInteger(u) && u >= 0
 
 /**
  * Plain checks that imply the fields' schemas accept a value (each one no looser than its
@@ -147,10 +151,17 @@ export const decodeFast = (text: string): RequestEvent | undefined => {
   }
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return undefined
   const o = parsed as Record<string, unknown>
-  const { timestamp, userAgent, message } = o
+  const { timestamp, userAgent, message, consumer, requestBytes, responseBytes } = o
   if (!isText(userAgent, MAX_USER_AGENT) || typeof timestamp !== "string") return undefined
   const hasMessage = Object.hasOwn(o, "message")
   if (hasMessage && !isText(message, MAX_MESSAGE)) return undefined
+  // version 2's optional fields: absent, or accepted by their schemas as they are
+  const hasConsumer = Object.hasOwn(o, "consumer")
+  if (hasConsumer && !isBetween(consumer, 1, MAX_CONSUMER)) return undefined
+  const hasRequestBytes = Object.hasOwn(o, "requestBytes")
+  if (hasRequestBytes && !isByteCount(requestBytes)) return undefined
+  const hasResponseBytes = Object.hasOwn(o, "responseBytes")
+  if (hasResponseBytes && !isByteCount(responseBytes)) return undefined
   const date = new Date(timestamp)
   if (Number.isNaN(date.getTime())) return undefined
   if (!plainlyValid(o, date) && !schemasAccept(o, date)) return undefined
@@ -168,21 +179,34 @@ export const decodeFast = (text: string): RequestEvent | undefined => {
       userAgent,
       level: o.level,
       ...(hasMessage && typeof message === "string" ? { message } : {}),
+      ...(hasConsumer && typeof consumer === "string" ? { consumer } : {}),
+      ...(hasRequestBytes && typeof requestBytes === "number" ? { requestBytes } : {}),
+      ...(hasResponseBytes && typeof responseBytes === "number" ? { responseBytes } : {}),
     },
     { disableValidation: true },
   )
 }
 
-/** Decodes a record's value into an event, or says why it cannot be. */
+/**
+ * Whether a `schema-version` header names a version this code reads: a decimal integer from
+ * `MIN_SCHEMA_VERSION` to `SCHEMA_VERSION` (every version since only added optional fields).
+ */
+export const isSupportedVersion = (header: string): boolean => {
+  if (!/^[0-9]{1,9}$/.test(header)) return false
+  const n = Number(header)
+  return n >= MIN_SCHEMA_VERSION && n <= SCHEMA_VERSION
+}
+
+/**
+ * Decodes a record's value into an event, or says why it cannot be. A record without a
+ * `schema-version` header is read as the current version.
+ */
 export const decodeRecord = (record: RawRecord): Either.Either<RequestEvent, string> => {
   const version = record.headers[SCHEMA_VERSION_HEADER]
-  if (version !== undefined) {
-    const n = Number(version)
-    if (!Number.isInteger(n) || n < 1 || n > SCHEMA_VERSION) {
-      return Either.left(
-        `unsupported schema version "${version.slice(0, 32)}" (this consumer reads 1..${SCHEMA_VERSION})`,
-      )
-    }
+  if (version !== undefined && !isSupportedVersion(version)) {
+    return Either.left(
+      `unsupported schema version "${version.slice(0, 32)}" (this consumer reads ${MIN_SCHEMA_VERSION}..${SCHEMA_VERSION})`,
+    )
   }
   const value = record.value
   if (value === null || value.byteLength === 0) return Either.left("empty value")

@@ -9,6 +9,10 @@ import { Clock, Effect, Random, Schema } from "effect"
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 const ulid = /^[0-9A-HJKMNP-TV-Z]{26}$/i
 
+/** The same two forms as one flag-less pattern, for the published JSON Schema. */
+export const JSON_SCHEMA_PATTERN =
+  "^(?:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{26})$"
+
 export const EventId = Schema.String.pipe(
   Schema.filter((s) => uuid.test(s) || ulid.test(s), {
     message: () => "Expected a UUID or a ULID",

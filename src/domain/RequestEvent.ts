@@ -1,18 +1,25 @@
 /**
  * The one event type of apimon (docs/architecture.md §3): a request that an API answered.
  *
- * Schema version 1. A later version may only add optional fields, so a consumer
- * decodes every version it has ever seen. The JSON form is the Kafka record value.
+ * Schema version 2: version 1 plus the optional `consumer`, `requestBytes` and `responseBytes`.
+ * A later version may only add optional fields, so a consumer decodes every version it has ever
+ * seen (`SUPPORTED_VERSIONS`). The JSON form is the Kafka record value; its published JSON Schema
+ * is `contract/request-event.v2.schema.json` (`npm run contract`, from `Contract.ts`).
  */
 import { Effect, Schema } from "effect"
 import * as EventId from "./EventId.ts"
 
-export const SCHEMA_VERSION = 1
+/** The version this code writes. */
+export const SCHEMA_VERSION = 2
+/** The oldest version this code still reads (every version since only added optional fields). */
+export const MIN_SCHEMA_VERSION = 1
 /** Record header that carries the schema version of the value. */
 export const SCHEMA_VERSION_HEADER = "schema-version"
 
 export const MAX_USER_AGENT = 512
 export const MAX_MESSAGE = 2048
+/** The longest consumer identifier: a name, or the short keyed hash of an API key. */
+export const MAX_CONSUMER = 128
 
 export const Level = Schema.Literal("DEBUG", "INFO", "WARN", "ERROR")
 export type Level = typeof Level.Type
@@ -65,21 +72,41 @@ export const ResponseTimeMs = Schema.Number.pipe(
  */
 export const EventTimestamp = Schema.Date.pipe(
   Schema.betweenDate(new Date("1970-01-01T00:00:00.000Z"), new Date("9999-12-31T23:59:59.999Z")),
+).annotations({ jsonSchema: { type: "string", format: "date-time" } })
+
+/**
+ * A size in bytes: a non-negative safe integer. (`Schema.Number.pipe(Schema.int())` rather than
+ * `Schema.Int`, here and for the status: the JSON Schema then states `integer` in place instead of
+ * a `$ref` whose sibling bounds draft-07 validators ignore.)
+ */
+export const ByteCount = Schema.Number.pipe(
+  Schema.int(),
+  Schema.nonNegative(),
+  Schema.lessThanOrEqualTo(Number.MAX_SAFE_INTEGER),
 )
 
+/** The calling consumer: 1–128 characters, rejected (not cut) when longer. */
+export const Consumer = Schema.String.pipe(Schema.minLength(1), Schema.maxLength(MAX_CONSUMER))
+
 export class RequestEvent extends Schema.Class<RequestEvent>("RequestEvent")({
-  eventId: EventId.EventId,
+  eventId: EventId.EventId.annotations({
+    jsonSchema: { type: "string", pattern: EventId.JSON_SCHEMA_PATTERN },
+  }),
   requestId: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(128)),
   timestamp: EventTimestamp,
   service: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(64)),
   source: Source,
   endpoint: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(255)),
   method: Method,
-  statusCode: Schema.Int.pipe(Schema.between(100, 599)),
+  statusCode: Schema.Number.pipe(Schema.int(), Schema.between(100, 599)),
   responseTimeMs: ResponseTimeMs,
   userAgent: Truncated(MAX_USER_AGENT),
   level: Level,
   message: Schema.optional(Truncated(MAX_MESSAGE)),
+  // version 2
+  consumer: Schema.optional(Consumer),
+  requestBytes: Schema.optional(ByteCount),
+  responseBytes: Schema.optional(ByteCount),
 }) {}
 
 /** The endpoints whose events are routine noise: always DEBUG. */
@@ -100,15 +127,28 @@ export interface EventInput {
   readonly responseTimeMs: number
   readonly userAgent: string
   readonly message?: string | undefined
+  readonly consumer?: string | undefined
+  readonly requestBytes?: number | undefined
+  readonly responseBytes?: number | undefined
 }
+
+/** A byte count as the schema holds it (a non-negative integer), or nothing. */
+const byteCount = (n: number | undefined): number | undefined =>
+  n === undefined || !Number.isFinite(n) || n < 0
+    ? undefined
+    : Math.min(Number.MAX_SAFE_INTEGER, Math.floor(n))
 
 /**
  * Builds an event from what a request produced: new event id, level derived,
- * user agent and message truncated. The request id defaults to the event id.
+ * user agent, message and consumer truncated, byte counts made whole (a negative or unknown one
+ * left out). The request id defaults to the event id.
  */
 export const make = (input: EventInput): Effect.Effect<RequestEvent> =>
-  Effect.map(EventId.make, (eventId) =>
-    RequestEvent.make(
+  Effect.map(EventId.make, (eventId) => {
+    const consumer = input.consumer === undefined || input.consumer === "" ? undefined : input.consumer
+    const requestBytes = byteCount(input.requestBytes)
+    const responseBytes = byteCount(input.responseBytes)
+    return RequestEvent.make(
       {
         eventId,
         requestId: input.requestId ?? eventId,
@@ -122,11 +162,14 @@ export const make = (input: EventInput): Effect.Effect<RequestEvent> =>
         userAgent: input.userAgent.slice(0, MAX_USER_AGENT),
         level: levelOf(input.endpoint, input.statusCode),
         ...(input.message === undefined ? {} : { message: input.message.slice(0, MAX_MESSAGE) }),
+        ...(consumer === undefined ? {} : { consumer: consumer.slice(0, MAX_CONSUMER) }),
+        ...(requestBytes === undefined ? {} : { requestBytes }),
+        ...(responseBytes === undefined ? {} : { responseBytes }),
       },
       // the inputs are already normalised above; skip re-validation on the hot path
       { disableValidation: true },
-    ),
-  )
+    )
+  })
 
 export const RequestEventJson = Schema.parseJson(RequestEvent)
 
@@ -152,6 +195,9 @@ export const encodeJson = (event: RequestEvent): string =>
     userAgent: event.userAgent,
     level: event.level,
     message: event.message,
+    consumer: event.consumer,
+    requestBytes: event.requestBytes,
+    responseBytes: event.responseBytes,
   })
 
 /** Unknown text → event, or a ParseError saying what is wrong. */
