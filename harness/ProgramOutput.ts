@@ -4,14 +4,15 @@
  * - `readProducerTotals`: the producer's final figures. Today they are parsed out of its human
  *   progress line (`done produced N | sent N | failed N | dropped N | queued N | N events/s`);
  *   when the producer prints them as JSON for machines, this is the one function to change.
- * - `readSimulatorSummary`: the simulator's `--json` summary, decoded with a Schema of the
- *   fields the harness uses (the program's own `SimulatorSummary` schema can replace it here).
+ * - `readSimulatorSummary`: the simulator's `--json` summary, decoded with the program's own
+ *   `SimulatorSummary` Schema.
  * - `readPublisherFinal`: the API's publisher figures as it closed (its JSON log line
  *   "publisher: closed", with `LOG_FORMAT=json`).
  * - `logEntries`: a program's JSON log lines.
  */
 import { readFileSync } from "node:fs"
 import { Effect, Option, Schema } from "effect"
+import { type SimulatorSummary, SimulatorSummaryJson } from "../src/programs/lib/simulator/index.ts"
 import { HarnessError, messageOf } from "./Errors.ts"
 
 // ---------------------------------------------------------------------------------------------
@@ -52,30 +53,8 @@ export const readProducerTotals = (lines: ReadonlyArray<string>): Option.Option<
 // ---------------------------------------------------------------------------------------------
 // The simulator
 
-const Count = Schema.Number
-const Counts = Schema.Record({ key: Schema.String, value: Count })
-
-/** The fields of the simulator's `--json` summary that the harness reads. */
-export const SimulatorSummary = Schema.Struct({
-  achievedRate: Schema.Number,
-  counts: Schema.Struct({
-    sent: Count,
-    serverErrors: Count,
-    failed: Count,
-    timeouts: Count,
-    missed: Count,
-    unfinished: Count,
-  }),
-  statusCodes: Counts,
-  errors: Counts,
-  latencyMs: Schema.Struct({ p50: Schema.Number, p99: Schema.Number }),
-})
-export type SimulatorSummary = typeof SimulatorSummary.Type
-
-// every other field of the summary is kept as it is (the bench's --json keeps the whole summary)
-const decodeSummary = Schema.decodeUnknown(Schema.parseJson(SimulatorSummary), {
-  onExcessProperty: "preserve",
-})
+export type { SimulatorSummary }
+const decodeSummary = Schema.decodeUnknown(SimulatorSummaryJson)
 
 /** The simulator's `--json FILE`, decoded. */
 export const readSimulatorSummary = (file: string) =>

@@ -47,6 +47,17 @@ const commandVersion = (command: string, args: ReadonlyArray<string>, pattern: R
     Effect.orElseSucceed(() => "not found"),
   )
 
+/** Deno is fetched on demand (`npm run deno`): the version package.json pins. */
+const PackageScripts = Schema.parseJson(Schema.Struct({ scripts: Schema.Struct({ deno: Schema.String }) }))
+const denoVersion = (): string =>
+  Either.match(
+    Schema.decodeUnknownEither(PackageScripts)(readFileSync(path.join(ROOT, "package.json"), "utf8")),
+    {
+      onLeft: () => "?",
+      onRight: (p) => `${/deno@(\S+)/.exec(p.scripts.deno)?.[1] ?? "?"} (on demand)`,
+    },
+  )
+
 export const machine = Effect.gen(function* () {
   const cpus = os.cpus()
   return {
@@ -58,7 +69,7 @@ export const machine = Effect.gen(function* () {
     memoryGiB: Math.round((os.totalmem() / 1024 ** 3) * 10) / 10,
     loadAverage: os.loadavg().map((l) => Math.round(l * 100) / 100),
     node: process.version,
-    deno: yield* commandVersion(path.join(ROOT, "node_modules", ".bin", "deno"), ["--version"], /deno (\S+)/),
+    deno: denoVersion(),
     java: yield* commandVersion("java", ["-version"], /version "([^"]+)"/),
     kafka: kafkaVersion(),
     mariadb: yield* mysqlVersion.pipe(Effect.catchAll((e) => Effect.succeed(`unreachable (${e.message})`))),
