@@ -2,7 +2,8 @@
  * Partitioned storage (docs/architecture.md §6): every table of
  * `src/adapters/mysql/PartitionedTables.ts` is laid out `PARTITION BY RANGE COLUMNS(<time column>)`,
  * by day (`api_logs`, the minute tables) or by month (the hour tables), from the day or month of its
- * oldest row to a week past today, plus `pfuture` (`MAXVALUE`); the `maintain` program keeps
+ * oldest row (or of its default retention ago, if earlier) to a week past today, plus `pfuture`
+ * (`MAXVALUE`); the `maintain` program keeps
  * creating partitions ahead and drops the expired ones (`DROP PARTITION`: instant, no `DELETE`).
  *
  * MySQL and MariaDB require every primary and unique key of a partitioned table to hold the
@@ -26,7 +27,7 @@ import { SqlClient } from "@effect/sql"
 import { Effect } from "effect"
 import { layOut } from "../src/adapters/mysql/MysqlPartitions.ts"
 import { PARTITIONED_TABLES } from "../src/adapters/mysql/PartitionedTables.ts"
-import { DEFAULT_RETENTION } from "../src/domain/Retention.ts"
+import { DEFAULT_RETENTION, retentionDays } from "../src/domain/Retention.ts"
 
 /** `api_logs`: from `id` + `UNIQUE (event_id)` to `PRIMARY KEY (timestamp, event_id)`. */
 const apiLogsKeys = (sql: SqlClient.SqlClient) =>
@@ -54,6 +55,10 @@ export default Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
   for (const spec of PARTITIONED_TABLES) {
     const alterations = spec.table === "api_logs" ? yield* apiLogsKeys(sql) : []
-    yield* layOut(sql, spec, { aheadDays: DEFAULT_RETENTION.aheadDays, alterations })
+    yield* layOut(sql, spec, {
+      backDays: retentionDays(DEFAULT_RETENTION, spec.keep),
+      aheadDays: DEFAULT_RETENTION.aheadDays,
+      alterations,
+    })
   }
 })

@@ -3,6 +3,7 @@
  * local stack that `compose.yaml` publishes. Flags of the programs override these.
  */
 import { Config, LogLevel, Redacted } from "effect"
+import { DEFAULT_RETENTION } from "../domain/Retention.ts"
 
 export const kafkaBrokers = Config.array(Config.string(), "KAFKA_BROKERS").pipe(
   Config.withDefault(["localhost:9092"]),
@@ -33,3 +34,26 @@ export const realInfrastructure = Config.all({
   kafka: Config.option(Config.string("KAFKA_BROKERS")),
   mysql: Config.option(Config.redacted("MYSQL_URL")),
 })
+
+// ---------------------------------------------------------------------------------------------
+// Retention of the partitioned tables (docs/architecture.md §6), read by the `maintain` program
+
+const days = (name: string, fallback: number, unit = "days") =>
+  Config.integer(name).pipe(
+    Config.withDefault(fallback),
+    Config.validate({
+      message: `${name}: expected a whole number of ${unit}, at least 1`,
+      validation: (n) => n >= 1,
+    }),
+  )
+
+/** Days raw rows (`api_logs`) are kept. */
+export const retentionRawDays = days("RETENTION_RAW_DAYS", DEFAULT_RETENTION.rawDays)
+/** Days the minute rollups (and `dead_letter_minute`) are kept. */
+export const retentionMinuteDays = days("RETENTION_MINUTE_DAYS", DEFAULT_RETENTION.minuteDays)
+/** Days the hourly rollups are kept. */
+export const retentionHourDays = days("RETENTION_HOUR_DAYS", DEFAULT_RETENTION.hourDays)
+/** Days of partitions created ahead of today. */
+export const partitionsAheadDays = days("PARTITIONS_AHEAD_DAYS", DEFAULT_RETENTION.aheadDays)
+/** Minutes between two maintenance runs. */
+export const maintainEveryMinutes = days("MAINTAIN_EVERY_MINUTES", 60, "minutes")

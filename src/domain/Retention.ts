@@ -123,25 +123,22 @@ export const retentionDays = (settings: RetentionSettings, keep: RetentionClass)
   keep === "raw" ? settings.rawDays : keep === "minute" ? settings.minuteDays : settings.hourDays
 
 /**
- * The dated partitions a table is first laid out with: from the one holding its oldest row (or
- * now) to `aheadDays` past now, at most `MAX_INITIAL_PARTITIONS` (the newest ones: older rows
- * fall into the lowest). `pfuture` comes on top.
+ * The dated partitions a table is first laid out with: from its oldest row, or `backDays` before
+ * now if that is earlier (its retention: a backfill or a replay of older events then still finds
+ * the days it will keep), to `aheadDays` past now; at most `MAX_INITIAL_PARTITIONS`, the newest
+ * (older rows fall into the lowest). `pfuture` comes on top.
  */
 export const initialLayout = (
   unit: PartitionUnit,
   oldest: Option.Option<number>,
   now: number,
-  aheadDays: number,
+  days: { readonly backDays: number; readonly aheadDays: number },
 ): Array<DatedPartition> => {
-  const to = now + aheadDays * DAY_MS
-  const all = partitionsCovering(
-    unit,
-    Math.min(
-      Option.getOrElse(oldest, () => now),
-      now,
-    ),
-    to,
+  const from = Math.min(
+    Option.getOrElse(oldest, () => now),
+    now - days.backDays * DAY_MS,
   )
+  const all = partitionsCovering(unit, from, now + days.aheadDays * DAY_MS)
   return all.slice(Math.max(0, all.length - MAX_INITIAL_PARTITIONS))
 }
 

@@ -58,15 +58,19 @@ export const partitionsOf = (sql: SqlClient.SqlClient, table: string) =>
   )
 
 /**
- * Lays an unpartitioned table out: dated partitions from its oldest row's day or month to
- * `aheadDays` past now, and `pfuture`, in ONE `ALTER TABLE` that also applies `alterations`
+ * Lays an unpartitioned table out: dated partitions from its oldest row's day or month (or
+ * `backDays` ago, if earlier) to `aheadDays` past now, and `pfuture`, in ONE `ALTER TABLE` that also applies `alterations`
  * (key changes): MySQL and MariaDB copy the table once, and a crash leaves the old table whole.
  * Does nothing when the table is partitioned already (the migration is run again).
  */
 export const layOut = (
   sql: SqlClient.SqlClient,
   spec: PartitionedTable,
-  options: { readonly aheadDays: number; readonly alterations?: ReadonlyArray<string> },
+  options: {
+    readonly backDays: number
+    readonly aheadDays: number
+    readonly alterations?: ReadonlyArray<string>
+  },
 ) =>
   Effect.gen(function* () {
     if ((yield* partitionsOf(sql, spec.table)).length > 0) return false
@@ -79,7 +83,7 @@ export const layOut = (
       spec.unit,
       oldest?.s === null || oldest?.s === undefined ? Option.none() : Option.some(Number(oldest.s) * 1000),
       now,
-      options.aheadDays,
+      options,
     )
     const alterations = options.alterations ?? []
     yield* sql.unsafe(
