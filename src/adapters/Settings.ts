@@ -38,22 +38,35 @@ export const realInfrastructure = Config.all({
 // ---------------------------------------------------------------------------------------------
 // Retention of the partitioned tables (docs/architecture.md §6), read by the `maintain` program
 
-const days = (name: string, fallback: number, unit = "days") =>
-  Config.integer(name).pipe(
-    Config.withDefault(fallback),
-    Config.validate({
-      message: `${name}: expected a whole number of ${unit}, at least 1`,
-      validation: (n) => n >= 1,
-    }),
-  )
+/** At least 1 (days, minutes): what the variable `name` must hold. */
+const atLeastOne = (name: string, unit = "days") =>
+  Config.validate({
+    message: `${name}: expected a whole number of ${unit}, at least 1`,
+    validation: (n: number) => n >= 1,
+  })
 
 /** Days raw rows (`api_logs`) are kept. */
-export const retentionRawDays = days("RETENTION_RAW_DAYS", DEFAULT_RETENTION.rawDays)
+export const retentionRawDays = Config.integer("RETENTION_RAW_DAYS").pipe(
+  Config.withDefault(DEFAULT_RETENTION.rawDays),
+  atLeastOne("RETENTION_RAW_DAYS"),
+)
 /** Days the minute rollups (and `dead_letter_minute`) are kept. */
-export const retentionMinuteDays = days("RETENTION_MINUTE_DAYS", DEFAULT_RETENTION.minuteDays)
+export const retentionMinuteDays = Config.integer("RETENTION_MINUTE_DAYS").pipe(
+  Config.withDefault(DEFAULT_RETENTION.minuteDays),
+  atLeastOne("RETENTION_MINUTE_DAYS"),
+)
 /** Days the hourly rollups are kept. */
-export const retentionHourDays = days("RETENTION_HOUR_DAYS", DEFAULT_RETENTION.hourDays)
+export const retentionHourDays = Config.integer("RETENTION_HOUR_DAYS").pipe(
+  Config.withDefault(DEFAULT_RETENTION.hourDays),
+  atLeastOne("RETENTION_HOUR_DAYS"),
+)
 /** Days of partitions created ahead of today. */
-export const partitionsAheadDays = days("PARTITIONS_AHEAD_DAYS", DEFAULT_RETENTION.aheadDays)
+export const partitionsAheadDays = Config.integer("PARTITIONS_AHEAD_DAYS").pipe(
+  Config.withDefault(DEFAULT_RETENTION.aheadDays),
+  atLeastOne("PARTITIONS_AHEAD_DAYS"),
+)
 /** Minutes between two maintenance runs. */
-export const maintainEveryMinutes = days("MAINTAIN_EVERY_MINUTES", 60, "minutes")
+export const maintainEveryMinutes = Config.integer("MAINTAIN_EVERY_MINUTES").pipe(
+  Config.withDefault(60),
+  atLeastOne("MAINTAIN_EVERY_MINUTES", "minutes"),
+)
