@@ -73,7 +73,8 @@ export const make = (options: MysqlLogStoreOptions = {}) =>
     /**
      * One batch, as ONE transaction (`store` below runs it), a fixed number of round trips
      * whatever the batch size (chunks of `chunkSize` rows):
-     *   1. `SELECT event_id … WHERE event_id IN (…)`: which events are already stored;
+     *   1. `SELECT event_id, timestamp … WHERE timestamp IN (…)`: which events (id and
+     *      timestamp, the primary key: migration 0009) are already stored;
      *   2. one multi-row `INSERT` of the new rows into `api_logs` (copies within the batch
      *      count once, as in the in-memory store);
      *      Steps 1 and 2 are one round trip when the partition's previous batch met no stored
@@ -125,14 +126,14 @@ export const make = (options: MysqlLogStoreOptions = {}) =>
         }
 
         const existing = new Set<string>()
-        for (const ids of chunksOf([...unique.keys()], chunkSize)) {
-          for (const row of yield* statements.storedIds(ids)) existing.add(row.event_id)
+        for (const chunk of chunksOf(all, chunkSize)) {
+          for (const key of yield* statements.storedKeys(chunk)) existing.add(key)
         }
+        const fresh = all.filter((e) => !existing.has(statements.keyOf(e)))
         if (partition !== undefined) {
-          if (existing.size === 0) clean.add(partition)
+          if (fresh.length === all.length) clean.add(partition)
           else clean.delete(partition)
         }
-        const fresh = all.filter((e) => !existing.has(e.eventId))
         for (const chunk of chunksOf(fresh, chunkSize)) yield* statements.insertLogs(chunk)
         return yield* finish(group, fresh, events.length, offsets)
       })

@@ -116,6 +116,9 @@ export const chunksOf = <A>(items: ReadonlyArray<A>, size: number): Array<Readon
   return chunks
 }
 
+/** An event's identity in `api_logs`: its id and its timestamp as DATETIME(3) text. */
+export const storedKey = (eventId: string, timestamp: string): string => `${eventId}\u0000${timestamp}`
+
 export const compareStrings = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0)
 
 const compareDimensions = (a: RollupDimensions, b: RollupDimensions) =>
@@ -189,11 +192,24 @@ export const makeStatements = (
 ) => {
   const { chunkSize, text } = options
 
-  /** Which of these event ids are stored already. */
-  const storedIds = (ids: ReadonlyArray<string>) =>
-    sql<{
-      readonly event_id: string
-    }>`SELECT event_id FROM api_logs WHERE event_id IN ${sql.in(ids)}`.unprepared
+  /**
+   * Which of these events are stored already, as `storedKey`s. An event is its id AND its
+   * timestamp (the primary key, migration 0009): the rows at the events' timestamps are read by
+   * the primary key's prefix, in the partitions of those days only, and matched here on both.
+   */
+  const storedKeys = (events: ReadonlyArray<RequestEvent>) =>
+    Effect.map(
+      sql<{
+        readonly event_id: string
+        readonly ts: string
+      }>`SELECT event_id, CAST(\`timestamp\` AS CHAR) AS ts FROM api_logs
+         WHERE \`timestamp\` IN ${sql.in([...new Set(events.map((e) => text.millis(e.timestamp.getTime())))])}`
+        .unprepared,
+      (rows) => new Set(rows.map((r) => storedKey(r.event_id, r.ts))),
+    )
+
+  /** An event's key among `storedKeys`. */
+  const keyOf = (e: RequestEvent) => storedKey(e.eventId, text.millis(e.timestamp.getTime()))
 
   /** One multi-row INSERT into api_logs. */
   const insertLogs = (chunk: ReadonlyArray<RequestEvent>) =>
@@ -343,7 +359,8 @@ export const makeStatements = (
     })
 
   return {
-    storedIds,
+    storedKeys,
+    keyOf,
     insertLogs,
     upsertMinutes,
     upsertHours,
