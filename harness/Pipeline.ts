@@ -28,11 +28,11 @@ export const storeLayer = (
     LogStore,
     LogStore.of({
       ...base,
-      store: (group, events, offsets) =>
+      store: (group, events, offsets, deadLetters) =>
         Effect.gen(function* () {
           if (options.delay !== undefined) yield* Effect.sleep(options.delay)
           for (const o of offsets) options.seen?.add(`${o.topic}/${o.partition}`)
-          return yield* base.store(group, events, offsets)
+          return yield* base.store(group, events, offsets, deadLetters)
         }),
     }),
   )

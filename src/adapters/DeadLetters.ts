@@ -16,6 +16,8 @@ export const DeadLetterHeaders = {
   partition: "dlq-source-partition",
   offset: "dlq-source-offset",
   reason: "dlq-reason",
+  /** On a record the `dlq` program re-published: `<dead-letter topic>/<partition>/<offset>` it came from. */
+  replayedFrom: "dlq-replayed-from",
 } as const
 
 export class DeadLetterError extends Data.TaggedError("DeadLetterError")<{

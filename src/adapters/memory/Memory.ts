@@ -17,7 +17,8 @@ import {
 } from "../../domain/Rollup.ts"
 import type { TopicMap } from "../../domain/TopicMap.ts"
 import { DeadLetterHeaders, DeadLetters } from "../DeadLetters.ts"
-import { type EndpointSummary, LogStore, type StoreResult } from "../LogStore.ts"
+import { countsOf } from "../DeadLetterCounts.ts"
+import { type DeadLetterMark, type EndpointSummary, LogStore, type StoreResult } from "../LogStore.ts"
 import { type BatchingOptions, makeBatching, Publisher } from "../Publisher.ts"
 import { type Batch, type PartitionOffset, Subscription, type TopicPartition } from "../Subscription.ts"
 import { MemoryBroker } from "./MemoryBroker.ts"
@@ -127,12 +128,23 @@ export const makeLogStore = () => {
   const rows = new Map<string, RequestEvent>()
   const rollups = new Map<string, Rollup>()
   const offsets = new Map<string, PartitionOffset & { readonly group: string }>()
+  /** Dead letters counted, per "topic\u0000reason class" (one minute: the in-memory store keeps no time). */
+  const deadLetterCounts = new Map<string, number>()
   const store = (
     group: string,
     events: ReadonlyArray<RequestEvent>,
     newOffsets: ReadonlyArray<PartitionOffset>,
+    deadLetters: ReadonlyArray<DeadLetterMark> = [],
   ) =>
     Effect.sync((): StoreResult => {
+      const counts = countsOf(
+        deadLetters,
+        (topic, partition) => offsets.get(offsetKey(group, { topic, partition }))?.nextOffset,
+      )
+      for (const c of counts) {
+        const id = `${c.topic}\u0000${c.reasonClass}`
+        deadLetterCounts.set(id, (deadLetterCounts.get(id) ?? 0) + c.count)
+      }
       const fresh: Array<RequestEvent> = []
       for (const e of events) {
         if (rows.has(e.eventId)) continue
@@ -214,7 +226,7 @@ export const makeLogStore = () => {
         for (const [id, o] of offsets) if (o.group === group) offsets.delete(id)
       }),
   })
-  return { service, rows, rollups, offsets }
+  return { service, rows, rollups, offsets, deadLetterCounts }
 }
 
 export const logStoreLayer = Layer.sync(LogStore, () => makeLogStore().service)

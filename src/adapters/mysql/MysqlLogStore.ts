@@ -8,9 +8,16 @@ import { MysqlClient } from "@effect/sql-mysql2"
 import { Clock, type Config, type ConfigError, Effect, Layer, type Redacted, Schedule, Schema } from "effect"
 import type { RequestEvent } from "../../domain/RequestEvent.ts"
 import { BUCKETS, emptyHistogram, hourlyOf, rollupsOf } from "../../domain/Rollup.ts"
-import { type EndpointSummary, LogStore, LogStoreError, type StoreSummary } from "../LogStore.ts"
+import {
+  type DeadLetterMark,
+  type EndpointSummary,
+  LogStore,
+  LogStoreError,
+  type StoreSummary,
+} from "../LogStore.ts"
 import * as Settings from "../Settings.ts"
 import type { PartitionOffset } from "../Subscription.ts"
+import { countDeadLetters, minuteText } from "./MysqlDeadLetterCounts.ts"
 import { describeTarget, errorWith, mysqlCodeOf, targetOfClient } from "./MysqlErrors.ts"
 import { type ClientOptions, clientLayerConfig } from "./MysqlPool.ts"
 import {
@@ -85,7 +92,9 @@ export const make = (options: MysqlLogStoreOptions = {}) =>
      *   4. the same for the latency histogram (`api_latency_minute`);
      *   5. and 6. the same increments folded into hours (`hourlyOf`) for `api_rollup_hour` and
      *      `api_latency_hour` (migration 0005): one upsert each, whatever the batch's span;
-     *   7. the offsets, `next_offset = GREATEST(next_offset, VALUES(next_offset))`: only forward.
+     *   7. the dead letters of the batch not yet counted, per minute, topic and reason class
+     *      (`MysqlDeadLetterCounts.ts`, migration 0008), when there are any;
+     *   8. the offsets, `next_offset = GREATEST(next_offset, VALUES(next_offset))`: only forward.
      *
      * Why this is exactly once (docs/architecture.md §6): the rows, the increments of exactly
      * the events that were new, and the offsets commit together or not at all. A crash before
@@ -101,6 +110,7 @@ export const make = (options: MysqlLogStoreOptions = {}) =>
       group: string,
       events: ReadonlyArray<RequestEvent>,
       offsets: ReadonlyArray<PartitionOffset>,
+      deadLetters: ReadonlyArray<DeadLetterMark>,
     ) =>
       Effect.gen(function* () {
         // the first copy of an event within the batch counts; later copies are duplicates
@@ -121,7 +131,7 @@ export const make = (options: MysqlLogStoreOptions = {}) =>
               () => Effect.succeed(false),
             ),
           )
-          if (inserted) return yield* finish(group, all, events.length, offsets)
+          if (inserted) return yield* finish(group, all, events.length, offsets, deadLetters)
           clean.delete(partition)
         }
 
@@ -135,22 +145,24 @@ export const make = (options: MysqlLogStoreOptions = {}) =>
           else clean.delete(partition)
         }
         for (const chunk of chunksOf(fresh, chunkSize)) yield* statements.insertLogs(chunk)
-        return yield* finish(group, fresh, events.length, offsets)
+        return yield* finish(group, fresh, events.length, offsets, deadLetters)
       })
 
-    /** Steps 3–7: the rollups and histogram of the new events, by minute and by hour, and the offsets. */
+    /** Steps 3–8: the rollups and histogram of the new events, by minute and by hour, the dead letters, and the offsets. */
     const finish = (
       group: string,
       fresh: ReadonlyArray<RequestEvent>,
       received: number,
       offsets: ReadonlyArray<PartitionOffset>,
+      deadLetters: ReadonlyArray<DeadLetterMark>,
     ) =>
       Effect.gen(function* () {
         const rollups = rollupsOf(fresh).sort(minuteOrder)
         yield* statements.upsertMinutes(rollups)
         yield* statements.upsertHours(hourlyOf(rollups).sort(hourOrder))
-        if (offsets.length > 0)
-          yield* statements.upsertOffsets(group, offsets, yield* Clock.currentTimeMillis)
+        const now = yield* Clock.currentTimeMillis
+        yield* countDeadLetters(sql, group, deadLetters, minuteText(now))
+        if (offsets.length > 0) yield* statements.upsertOffsets(group, offsets, now)
         return { inserted: fresh.length, duplicates: received - fresh.length }
       })
 
@@ -166,11 +178,13 @@ export const make = (options: MysqlLogStoreOptions = {}) =>
       group: string,
       events: ReadonlyArray<RequestEvent>,
       offsets: ReadonlyArray<PartitionOffset>,
+      deadLetters: ReadonlyArray<DeadLetterMark> = [],
     ) {
-      if (events.length === 0 && offsets.length === 0) return { inserted: 0, duplicates: 0 }
-      if (offsets.length > 0) yield* checkGroup(group)
+      if (events.length === 0 && offsets.length === 0 && deadLetters.length === 0)
+        return { inserted: 0, duplicates: 0 }
+      if (offsets.length > 0 || deadLetters.length > 0) yield* checkGroup(group)
       yield* Effect.annotateCurrentSpan({ group, events: events.length, offsets: offsets.length })
-      return yield* sql.withTransaction(storeOnce(group, events, offsets)).pipe(
+      return yield* sql.withTransaction(storeOnce(group, events, offsets, deadLetters)).pipe(
         // a connection lost mid-transaction fails the ROLLBACK (or COMMIT), which @effect/sql makes a defect
         Effect.catchAllDefect((d) => (d instanceof SqlError.SqlError ? Effect.fail(d) : Effect.die(d))),
         Effect.retry({ schedule: retry, while: (e) => RETRYABLE.has(mysqlCodeOf(e) ?? "") }),
