@@ -6,6 +6,7 @@
 import { SqlError } from "@effect/sql"
 import { MysqlClient } from "@effect/sql-mysql2"
 import { Clock, type Config, type ConfigError, Effect, Layer, type Redacted, Schedule, Schema } from "effect"
+import { consumerHourlyOf, consumerRollupsOf } from "../../domain/ConsumerRollup.ts"
 import type { RequestEvent } from "../../domain/RequestEvent.ts"
 import { BUCKETS, emptyHistogram, hourlyOf, rollupsOf } from "../../domain/Rollup.ts"
 import { type EndpointSummary, LogStore, LogStoreError, type StoreSummary } from "../LogStore.ts"
@@ -82,8 +83,11 @@ export const make = (options: MysqlLogStoreOptions = {}) =>
      *      was 10–15 % of a batch's time (`npm run bench -- consumer`).
      *   3. the rollup increments of the new events only (`rollupsOf`), one multi-row upsert;
      *   4. the same for the latency histogram (`api_latency_minute`);
-     *   5. and 6. the same increments folded into hours (`hourlyOf`) for `api_rollup_hour` and
-     *      `api_latency_hour` (migration 0005): one upsert each, whatever the batch's span;
+     *   5. the consumer rollup increments (`consumerRollupsOf`, migration 0007) of the new events
+     *      that name a consumer, into `api_consumer_minute` (no statement when none does);
+     *   6. the same increments folded into hours (`hourlyOf`, `consumerHourlyOf`) for
+     *      `api_rollup_hour`, `api_latency_hour` (migration 0005) and `api_consumer_hour`: one
+     *      upsert each, whatever the batch's span;
      *   7. the offsets, `next_offset = GREATEST(next_offset, VALUES(next_offset))`: only forward.
      *
      * Why this is exactly once (docs/architecture.md §6): the rows, the increments of exactly
@@ -137,7 +141,7 @@ export const make = (options: MysqlLogStoreOptions = {}) =>
         return yield* finish(group, fresh, events.length, offsets)
       })
 
-    /** Steps 3–7: the rollups and histogram of the new events, by minute and by hour, and the offsets. */
+    /** Steps 3–7: the rollups, histogram and consumer rollups of the new events, by minute and by hour, and the offsets. */
     const finish = (
       group: string,
       fresh: ReadonlyArray<RequestEvent>,
@@ -146,8 +150,9 @@ export const make = (options: MysqlLogStoreOptions = {}) =>
     ) =>
       Effect.gen(function* () {
         const rollups = rollupsOf(fresh).sort(minuteOrder)
-        yield* statements.upsertMinutes(rollups)
-        yield* statements.upsertHours(hourlyOf(rollups).sort(hourOrder))
+        const consumers = consumerRollupsOf(fresh)
+        yield* statements.upsertMinutes(rollups, consumers)
+        yield* statements.upsertHours(hourlyOf(rollups).sort(hourOrder), consumerHourlyOf(consumers))
         if (offsets.length > 0)
           yield* statements.upsertOffsets(group, offsets, yield* Clock.currentTimeMillis)
         return { inserted: fresh.length, duplicates: received - fresh.length }
