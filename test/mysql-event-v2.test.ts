@@ -6,15 +6,18 @@
  * missing service fails the run (harness/Services.ts).
  */
 import type { MysqlClient } from "@effect/sql-mysql2"
+import { readFileSync } from "node:fs"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Redacted } from "effect"
+import { Effect, Either, Redacted } from "effect"
 import { makeLogStore } from "../src/adapters/memory/Memory.ts"
 import { type ConsumerRollup, consumerHourlyOf, consumerRollupsOf } from "../src/domain/ConsumerRollup.ts"
-import { encodeJson, RequestEvent } from "../src/domain/RequestEvent.ts"
+import { decodeJson, encodeJson, RequestEvent } from "../src/domain/RequestEvent.ts"
+import { contractValidator } from "../tools/contract/ContractValidator.ts"
 import { ensureTopics } from "../harness/Kafka.ts"
 import { consoleLine, consoleProduce } from "../harness/KafkaConsole.ts"
 import { batchesOf, freshDatabase, migrate } from "../harness/Mysql.ts"
 import { uniqueName } from "../harness/Names.ts"
+import { inRepo } from "../harness/Paths.ts"
 import { snapshot } from "../harness/Projections.ts"
 import * as Programs from "../harness/Programs.ts"
 import * as services from "../harness/Services.ts"
@@ -81,6 +84,20 @@ const consumerRows = (sql: MysqlClient.MysqlClient, period: "minute" | "hour") =
         responseBytesSum: Number(r.r),
       })),
   )
+
+describe("the README's event", () => {
+  const readme = readFileSync(inRepo("README.md"), "utf8")
+  const event = /<<'JSON'\n(.*)\nJSON\n/.exec(readme)?.[1] ?? ""
+
+  it("is valid against the published contract and decodes as version 2, with its consumer and sizes", () => {
+    expect(contractValidator()(event)).toEqual({ valid: true })
+    const decoded = Either.getOrThrow(decodeJson(event))
+    expect(decoded).toMatchObject({ consumer: "k-3f9a1c2e", requestBytes: 0, responseBytes: 1834 })
+    // and the validator says why when it is not
+    const bad = contractValidator()(event.replace('"requestBytes":0', '"requestBytes":-1'))
+    expect(bad).toEqual({ valid: false, errors: ["/requestBytes must be >= 0"] })
+  })
+})
 
 describe.skipIf(!mysql.available)("event contract v2 in MySQL", () => {
   it.scopedLive("migration 0007 adds the columns and tables, and running it again changes nothing", () =>
