@@ -304,6 +304,34 @@ const pickWeighted = <A extends { readonly weight: number }>(rng: Prng.Prng, ite
   return items[items.length - 1]!
 }
 
+/** The calling consumers of version 2 events (a quote in one: the panels' escaping holds). */
+const CONSUMERS = [
+  "acme",
+  "globex",
+  "initech",
+  "o'hare",
+  "umbrella",
+  "hooli",
+  "wonka",
+  "stark",
+  "wayne",
+  "tyrell",
+  "cyberdyne",
+  "soylent",
+]
+
+/**
+ * Contract version 2's fields of the `i`th event, from `i` alone (the generator's draws stay as
+ * they were): a consumer on 3 events in 4 (skewed towards the first names), sizes on 4 in 5,
+ * neither on some (version 1 events).
+ */
+const v2Fields = (i: number) => ({
+  ...(i % 4 === 3
+    ? {}
+    : { consumer: CONSUMERS[(i * i + i) % 7 === 0 ? i % CONSUMERS.length : (i * 7) % 5]! }),
+  ...(i % 5 === 4 ? {} : { requestBytes: (i * 131) % 4_000, responseBytes: 200 + ((i * 7_919) % 250_000) }),
+})
+
 /**
  * The deterministic events: ~40 a minute around the test's hour, every one with a distinct
  * millisecond timestamp, and one every ~3 minutes over the two days before.
@@ -348,6 +376,7 @@ const makeEvents = (): ReadonlyArray<RequestEvent> => {
         userAgent: "apimon-test",
         level: levelOf(r.endpoint, statusCode),
         ...(statusCode >= 500 ? { message: `failure ${events.length}` } : {}),
+        ...v2Fields(events.length),
       }),
     )
   }
@@ -506,6 +535,8 @@ const reference = (events: ReadonlyArray<RequestEvent>) => {
         p99: histogramPercentile(ms, 99)!,
       }
     })
+  const bytesIn = (es: ReadonlyArray<RequestEvent>) => es.reduce((n, e) => n + (e.requestBytes ?? 0), 0)
+  const bytesOut = (es: ReadonlyArray<RequestEvent>) => es.reduce((n, e) => n + (e.responseBytes ?? 0), 0)
   const byKey = (a: { method: string; endpoint: string }, b: { method: string; endpoint: string }) =>
     byString(a.method, b.method) || byString(a.endpoint, b.endpoint)
 
@@ -618,6 +649,59 @@ const reference = (events: ReadonlyArray<RequestEvent>) => {
           s.clientRate,
           s.server,
           s.client,
+        ]),
+    }),
+    "apimon-api-overview/Top consumers": (ctx) => ({
+      columns: [
+        "consumer",
+        "requests",
+        "req_per_s",
+        "server_error_rate",
+        "client_error_rate",
+        "bytes_in",
+        "bytes_out",
+      ],
+      rows: [
+        ...groupBy(
+          rolled(ctx).filter((e) => e.consumer !== undefined),
+          (e) => e.consumer!,
+        ).entries(),
+      ]
+        .map(([consumer, es]) => ({ consumer, es }))
+        .sort((a, b) => b.es.length - a.es.length || byString(a.consumer, b.consumer))
+        .slice(0, 10)
+        .map(({ consumer, es }) => [
+          consumer,
+          es.length,
+          es.length / rangeSeconds(ctx),
+          countWhere(es, isServer) / es.length,
+          countWhere(es, isClient) / es.length,
+          bytesIn(es),
+          bytesOut(es),
+        ]),
+    }),
+    "apimon-api-overview/Bytes in/out by endpoint": (ctx) => ({
+      columns: [
+        "method",
+        "endpoint",
+        "requests",
+        "bytes_in",
+        "bytes_out",
+        "bytes_in_per_s",
+        "bytes_out_per_s",
+      ],
+      rows: [...groupBy(rolled(ctx), (e) => `${e.method}\u0000${e.endpoint}`).values()]
+        .map((es) => ({ method: es[0]!.method, endpoint: es[0]!.endpoint, es }))
+        .sort((a, b) => bytesIn(b.es) + bytesOut(b.es) - (bytesIn(a.es) + bytesOut(a.es)) || byKey(a, b))
+        .slice(0, 10)
+        .map(({ method, endpoint, es }) => [
+          method,
+          endpoint,
+          es.length,
+          bytesIn(es),
+          bytesOut(es),
+          bytesIn(es) / rangeSeconds(ctx),
+          bytesOut(es) / rangeSeconds(ctx),
         ]),
     }),
     "apimon-api-overview/Slowest endpoints": (ctx) => ({
@@ -1180,7 +1264,7 @@ describe.skipIf(!db.available)("every panel's SQL on MariaDB, loaded through the
         ...dashboards.flatMap((d) =>
           templateVariables(d.dashboard).map((v) => ({ name: `$${v.name}`, sql: variableSql(v)! })),
         ),
-      ].filter((q) => /\bapi_(rollup|latency)_minute\b/.test(q.sql) && q.name !== "Newest event age")
+      ].filter((q) => /\bapi_(rollup|latency|consumer)_minute\b/.test(q.sql) && q.name !== "Newest event age")
       // the others: api_logs, the offsets, and the newest minute (one row, read backwards)
       expect(
         queries
@@ -1195,7 +1279,7 @@ describe.skipIf(!db.available)("every panel's SQL on MariaDB, loaded through the
       ])
       for (const q of rollupQueries) {
         expect(q.sql, q.name).toContain(FIRST_HOUR)
-        expect(q.sql, q.name).toMatch(/\bapi_(rollup|latency)_hour\b/)
+        expect(q.sql, q.name).toMatch(/\bapi_(rollup|latency|consumer)_hour\b/)
       }
     })
 

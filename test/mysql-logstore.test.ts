@@ -49,6 +49,7 @@ describe.skipIf(!svc.available)("MySQL LogStore", () => {
         "0004_consumer_offsets",
         "0005_hourly_rollups",
         "0006_consumer_offsets_group",
+        "0007_event_v2",
         "0008_dead_letter_minute",
         "0009_partitioning",
         "0010_api_logs_indexes",
@@ -616,6 +617,9 @@ describe.skipIf(!svc.available)("MySQL LogStore", () => {
         )
         expect(Mysql.mysqlCodeOf(noGroup)).toBe("ER_NO_DEFAULT_FOR_FIELD")
 
+        // this version's store writes the columns of 0007 too
+        link("0007_event_v2.ts")
+        expect(yield* migrateDir).toEqual(["0007_event_v2"])
         // the default group resumes there; another group keeps positions of its own
         yield* store.store("apimon-consumer", sent, [
           { topic: "info-logs", partition: 0, nextOffset: "1500" },
@@ -630,7 +634,7 @@ describe.skipIf(!svc.available)("MySQL LogStore", () => {
           FROM consumer_offsets ORDER BY 1, 2, 3`
         const was = yield* snapshotOffsets
         yield* sql`DELETE FROM effect_sql_migrations WHERE migration_id = 6`
-        expect(yield* migrateDir).toEqual(["0006_consumer_offsets_group"])
+        expect(yield* migrateDir).toEqual(["0006_consumer_offsets_group", "0007_event_v2"])
         expect(yield* snapshotOffsets).toEqual(was)
       }),
   )

@@ -11,6 +11,8 @@ export const PARTITIONED_TABLES: ReadonlyArray<PartitionedTable> = [
   { table: "api_rollup_minute", column: "minute", unit: "day", keep: "minute" },
   { table: "api_latency_minute", column: "minute", unit: "day", keep: "minute" },
   { table: "dead_letter_minute", column: "minute", unit: "day", keep: "minute" },
+  { table: "api_consumer_minute", column: "minute", unit: "day", keep: "minute" },
   { table: "api_rollup_hour", column: "hour", unit: "month", keep: "hour" },
   { table: "api_latency_hour", column: "hour", unit: "month", keep: "hour" },
+  { table: "api_consumer_hour", column: "hour", unit: "month", keep: "hour" },
 ]
