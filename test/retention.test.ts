@@ -25,7 +25,7 @@ import {
   type RetentionSettings,
   startOf,
 } from "../src/domain/Retention.ts"
-import type { RequestEvent } from "../src/domain/RequestEvent.ts"
+import { RequestEvent } from "../src/domain/RequestEvent.ts"
 import { ALL, expandMacros, intervalFor, parseInterval, selectionsFor } from "../harness/GrafanaMacros.ts"
 import { loadDashboards, panelTargets } from "../harness/GrafanaDashboards.ts"
 import { grafanaSession, runQuery } from "../harness/GrafanaSession.ts"
@@ -49,14 +49,24 @@ const MINUTE = 60_000
  * 4,000 events spread evenly over the last 40 days, and 1,500 in the last 50 minutes (so that
  * every panel has data over one hour).
  */
-const spread = (seed: number): Array<RequestEvent> => [
-  ...makeEvents(4_000, seed, {
-    service: "retention",
-    start: NOW - 40 * DAY_MS,
-    stepMs: (40 * DAY_MS) / 4_000,
-  }),
-  ...makeEvents(1_500, seed + 1, { service: "retention", start: NOW - 50 * MINUTE, stepMs: 2_000 }),
-]
+const spread = (seed: number): Array<RequestEvent> =>
+  [
+    ...makeEvents(4_000, seed, {
+      service: "retention",
+      start: NOW - 40 * DAY_MS,
+      stepMs: (40 * DAY_MS) / 4_000,
+    }),
+    ...makeEvents(1_500, seed + 1, { service: "retention", start: NOW - 50 * MINUTE, stepMs: 2_000 }),
+  ].map(
+    // contract v2 fields on every event, so that the consumer rollups and byte panels hold rows too
+    (e, i) =>
+      new RequestEvent({
+        ...e,
+        consumer: `consumer-${i % 4}`,
+        requestBytes: 100 + (i % 7),
+        responseBytes: 900 + (i % 11),
+      }),
+  )
 
 /** A clock stopped at `ms` (the maintenance "a day later"). */
 const clockAt = (ms: number): Clock.Clock => {
