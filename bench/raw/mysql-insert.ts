@@ -1,8 +1,9 @@
 /**
  * The raw insert limit: the same rows the consumer writes to `api_logs` (same generator and
  * seed as the producer, same columns and conversions as the MySQL LogStore), inserted with
- * mysql2 as multi-row `INSERT`s of `--batch` rows, each its own autocommitted statement. No
- * Kafka, no rollups, no offsets. Rows are built before the clock starts. A plain mysql2
+ * mysql2 as multi-row `INSERT`s of `--batch` rows, each its own autocommitted statement, into a
+ * database migrated like the consumer's: the same partitioned `api_logs`, with the same key
+ * (migrations 0009 and 0010). No Kafka, no rollups, no offsets. Rows are built before the clock starts. A plain mysql2
  * connection on purpose: it is the baseline the store is measured against.
  *
  *   tsx bench/raw/mysql-insert.ts --url mysql://root@127.0.0.1:3306/db --count N [--batch 1000]
