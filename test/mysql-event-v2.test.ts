@@ -22,7 +22,7 @@ import { consoleLine, consoleProduce } from "../harness/KafkaConsole.ts"
 import { batchesOf, freshDatabase, migrate, urlOf } from "../harness/Mysql.ts"
 import { uniqueName } from "../harness/Names.ts"
 import { inRepo, MIGRATIONS_DIR } from "../harness/Paths.ts"
-import { snapshot } from "../harness/Projections.ts"
+import { hourlyMismatches, snapshot } from "../harness/Projections.ts"
 import * as Programs from "../harness/Programs.ts"
 import * as services from "../harness/Services.ts"
 import { decode, makeEvents, makeMapFile, tempMapFile } from "../harness/TopicMaps.ts"
@@ -216,6 +216,7 @@ describe.skipIf(!mysql.available)("event contract v2 in MySQL", () => {
         expect(want.request).toBeGreaterThan(0)
         expect(yield* byteSums(sql, "api_rollup_minute")).toEqual(want)
         expect(yield* byteSums(sql, "api_rollup_hour")).toEqual(want)
+        expect(yield* hourlyMismatches(sql)).toEqual({ rollups: [], latency: [] })
         // the consumer rollups are the domain's, minute and hour (two hours: 11:50 to 12:10)
         const minutes = consumerRollupsOf(sent)
         expect(yield* consumerRows(sql, "minute")).toEqual(asRows(minutes))
