@@ -10,8 +10,9 @@
  *
  *   tsx bench/store.ts [--events 100000] [--v2-share 0 --v2-share 1]
  *
- * The server is TEST_MYSQL_URL, else mysql://root@127.0.0.1:3306; the database is always
- * `apimon_bench_store`, created and migrated afresh for each batch size and dropped at the end.
+ * The server is TEST_MYSQL_URL, else mysql://root@127.0.0.1:3306; the database is
+ * `apimon_bench_store` (`--database` names another, for two runs on one server), created and
+ * migrated afresh for each batch size and dropped at the end.
  */
 import { Command, Options } from "@effect/cli"
 import { Effect, Option } from "effect"
@@ -21,7 +22,7 @@ import { batchesOf, dropDatabase, migratedDatabase, urlOf } from "../harness/Mys
 import { RequestEvent } from "../src/domain/RequestEvent.ts"
 import { synthetic } from "../src/domain/Traffic.ts"
 
-const DATABASE = "apimon_bench_store"
+const DEFAULT_DATABASE = "apimon_bench_store"
 /** The consumer group the bench stores under (offsets are kept per group). */
 const GROUP = "apimon-bench-store"
 const BATCH_SIZES = [500, 1000, 2000]
@@ -45,26 +46,26 @@ const withV2 = (e: RequestEvent, i: number, share: number): RequestEvent =>
         { disableValidation: true },
       )
 
-const main = (n: number, shares: ReadonlyArray<number>) =>
-  Effect.forEach(shares.length === 0 ? [0] : shares, (share) => run(n, share), { discard: true })
+const main = (n: number, shares: ReadonlyArray<number>, database: string) =>
+  Effect.forEach(shares.length === 0 ? [0] : shares, (share) => run(n, share, database), { discard: true })
 
-const run = (n: number, share: number) =>
+const run = (n: number, share: number, database: string) =>
   Effect.gen(function* () {
     // the leftovers of an interrupted run
-    yield* dropDatabase(DATABASE)
+    yield* dropDatabase(database)
     const next = synthetic(9, { service: "bench" })
     const start = Date.UTC(2026, 10, 24, 12, 0, 0, 0)
     // ~3 ms apart: 100k events span five minutes, as a busy service's traffic would
     const sent = Array.from({ length: n }, (_, i) => withV2(next(start + i * 3), i, share))
     const dups = sent.slice(0, Math.ceil(n / 5))
     console.log(
-      `apimon bench:store: ${n.toLocaleString("en-US")} events into ${DATABASE}, one transaction per batch, ` +
+      `apimon bench:store: ${n.toLocaleString("en-US")} events into ${database}, one transaction per batch, ` +
         `${Math.round(share * 100)} % with contract v2's fields`,
     )
     for (const size of BATCH_SIZES) {
       yield* Effect.scoped(
         Effect.gen(function* () {
-          const { store } = yield* migratedDatabase(urlOf(DATABASE))
+          const { store } = yield* migratedDatabase(urlOf(database))
           const t0 = performance.now()
           let offset = 0
           for (const batch of batchesOf(sent, size)) {
@@ -87,7 +88,7 @@ const run = (n: number, share: number) =>
         }),
       )
     }
-    console.log(`apimon bench:store: ${DATABASE} dropped`)
+    console.log(`apimon bench:store: ${database} dropped`)
   })
 
 const command = Command.make(
@@ -97,6 +98,14 @@ const command = Command.make(
       Options.withDescription("Events to store per batch size"),
       Options.filterMap((n) => (n >= 1 ? Option.some(n) : Option.none()), "--events needs N ≥ 1"),
       Options.withDefault(100_000),
+    ),
+    database: Options.text("database").pipe(
+      Options.withDescription("The database to create, use and drop"),
+      Options.filterMap(
+        (name) => (/^[A-Za-z0-9_]{1,64}$/.test(name) ? Option.some(name) : Option.none()),
+        "--database needs 1 to 64 letters, digits or _",
+      ),
+      Options.withDefault(DEFAULT_DATABASE),
     ),
     v2Share: Options.float("v2-share").pipe(
       Options.repeated,
@@ -109,7 +118,7 @@ const command = Command.make(
       ),
     ),
   },
-  ({ events, v2Share }) => main(events, v2Share),
+  ({ events, v2Share, database }) => main(events, v2Share, database),
 ).pipe(Command.withDescription("The MySQL LogStore's write throughput, by batch size"))
 
 Cli.run("bench:store", command)

@@ -38,7 +38,7 @@ export const snapshot = (sql: MysqlClient.MysqlClient) =>
 /**
  * How the hourly tables differ from the minute tables rolled up by hour: rows of
  * `api_rollup_hour` / `api_latency_hour` whose key is missing on one side or whose figures
- * differ (counts, max and bounds exactly; `sum_ms` to 1e-6 relative, a floating-point sum
+ * differ (counts, max, byte sums and bounds exactly; `sum_ms` to 1e-6 relative, a floating-point sum
  * grouped differently). Empty when the hourly tables are exactly the minute tables rolled up.
  */
 export const hourlyMismatches = (sql: MysqlClient.MysqlClient) =>
@@ -48,12 +48,14 @@ export const hourlyMismatches = (sql: MysqlClient.MysqlClient) =>
              COALESCE(h.endpoint, m.endpoint) AS endpoint, h.count AS hour_count, m.count AS minute_count
       FROM (
         SELECT minute - INTERVAL MINUTE(minute) MINUTE AS hour, service, source, endpoint, method, status_code, level,
-               SUM(count) AS count, SUM(sum_ms) AS sum_ms, MAX(max_ms) AS max_ms
+               SUM(count) AS count, SUM(sum_ms) AS sum_ms, MAX(max_ms) AS max_ms,
+               SUM(request_bytes_sum) AS request_bytes_sum, SUM(response_bytes_sum) AS response_bytes_sum
         FROM api_rollup_minute GROUP BY 1, 2, 3, 4, 5, 6, 7
       ) m
       LEFT JOIN api_rollup_hour h USING (hour, service, source, endpoint, method, status_code, level)
       WHERE h.count IS NULL OR h.count <> m.count OR h.max_ms <> m.max_ms
          OR ABS(h.sum_ms - m.sum_ms) > 1e-6 * GREATEST(1, ABS(m.sum_ms))
+         OR h.request_bytes_sum <> m.request_bytes_sum OR h.response_bytes_sum <> m.response_bytes_sum
       UNION ALL
       SELECT h.hour, h.service, h.endpoint, h.count, NULL
       FROM api_rollup_hour h

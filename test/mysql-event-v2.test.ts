@@ -5,20 +5,24 @@
  * the real consumer program read them. Skipped locally when a service is down; under CI=true a
  * missing service fails the run (harness/Services.ts).
  */
-import type { MysqlClient } from "@effect/sql-mysql2"
-import { readFileSync } from "node:fs"
+import { mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from "node:fs"
+import { tmpdir } from "node:os"
+import * as path from "node:path"
+import { NodeContext } from "@effect/platform-node"
+import { MysqlClient } from "@effect/sql-mysql2"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Either, Redacted } from "effect"
+import { Context, Effect, Either, Layer, Redacted } from "effect"
+import * as Mysql from "../src/adapters/mysql/index.ts"
 import { makeLogStore } from "../src/adapters/memory/Memory.ts"
 import { type ConsumerRollup, consumerHourlyOf, consumerRollupsOf } from "../src/domain/ConsumerRollup.ts"
 import { decodeJson, encodeJson, RequestEvent } from "../src/domain/RequestEvent.ts"
 import { contractValidator } from "../tools/contract/ContractValidator.ts"
 import { ensureTopics } from "../harness/Kafka.ts"
 import { consoleLine, consoleProduce } from "../harness/KafkaConsole.ts"
-import { batchesOf, freshDatabase, migrate } from "../harness/Mysql.ts"
+import { batchesOf, freshDatabase, migrate, urlOf } from "../harness/Mysql.ts"
 import { uniqueName } from "../harness/Names.ts"
-import { inRepo } from "../harness/Paths.ts"
-import { snapshot } from "../harness/Projections.ts"
+import { inRepo, MIGRATIONS_DIR } from "../harness/Paths.ts"
+import { hourlyMismatches, snapshot } from "../harness/Projections.ts"
 import * as Programs from "../harness/Programs.ts"
 import * as services from "../harness/Services.ts"
 import { decode, makeEvents, makeMapFile, tempMapFile } from "../harness/TopicMaps.ts"
@@ -134,6 +138,51 @@ describe.skipIf(!mysql.available)("event contract v2 in MySQL", () => {
   )
 
   it.scopedLive(
+    "migration 0007 on a database of 0006 with rows in it: rows and rollups kept, the new columns NULL or 0",
+    () =>
+      Effect.gen(function* () {
+        // the repo's migrations up to 0006, linked into a folder of their own
+        const dir = mkdtempSync(path.join(tmpdir(), "apimon-migrations-"))
+        yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(dir, { recursive: true, force: true })))
+        const files = readdirSync(MIGRATIONS_DIR).filter((f) => /^\d{4}_.*\.ts$/.test(f))
+        const link = (below: string) => {
+          for (const f of files.filter((f) => f < below))
+            if (!readdirSync(dir).includes(f)) symlinkSync(path.join(MIGRATIONS_DIR, f), path.join(dir, f))
+        }
+        link("0007")
+        const url = urlOf(uniqueName("apimon_t"))
+        yield* Effect.acquireRelease(Mysql.createDatabase(url), () => Effect.ignore(Mysql.dropDatabase(url)))
+        const context = yield* Layer.build(Mysql.clientLayer(url, { maxConnections: 2 }))
+        const sql = Context.get(context, MysqlClient.MysqlClient)
+        const migrateDir = Mysql.migrate(dir).pipe(Effect.provide(context), Effect.provide(NodeContext.layer))
+        expect((yield* migrateDir).at(-1)).toBe("0006_consumer_offsets_group")
+        // what a consumer of before 0007 wrote
+        yield* sql`INSERT INTO api_logs (event_id, request_id, \`timestamp\`, service, source, endpoint, method, status_code, response_time_ms, user_agent, level)
+        VALUES ('01a24c87-2e38-7103-afa4-86630593c3bf', 'r', '2026-11-24 12:00:01.000', 's', 'api', '/a', 'GET', 200, 5, 'ua', 'INFO')`
+        yield* sql`INSERT INTO api_rollup_minute VALUES ('2026-11-24 12:00:00', 's', 'api', '/a', 'GET', 200, 'INFO', 1, 5, 5)`
+        yield* sql`INSERT INTO api_rollup_hour VALUES ('2026-11-24 12:00:00', 's', 'api', '/a', 'GET', 200, 'INFO', 1, 5, 5)`
+
+        link("9999")
+        expect(yield* migrateDir).toEqual(files.filter((f) => f >= "0007").map((f) => f.replace(/\.ts$/, "")))
+        expect(yield* sql`SELECT consumer, request_bytes, response_bytes FROM api_logs`).toEqual([
+          { consumer: null, request_bytes: null, response_bytes: null },
+        ])
+        for (const t of ["api_rollup_minute", "api_rollup_hour"])
+          expect(yield* byteSums(sql, t)).toEqual({ count: 1, request: 0, response: 0 })
+        // this version's store goes on adding to them
+        const store = yield* Mysql.make().pipe(Effect.provide(context))
+        const sent = mixed(200, 45)
+        yield* store.store(group, sent, [])
+        expect(yield* store.rowCount).toBe(201)
+        expect(yield* byteSums(sql, "api_rollup_minute")).toEqual({
+          count: 201,
+          request: sumBy(sent, (e) => e.requestBytes),
+          response: sumBy(sent, (e) => e.responseBytes),
+        })
+      }),
+  )
+
+  it.scopedLive(
     "v2 events are stored with consumer and sizes, v1 with NULLs; the rollups sum the sizes, the consumer rollups count once; a replay changes nothing",
     () =>
       Effect.gen(function* () {
@@ -167,6 +216,7 @@ describe.skipIf(!mysql.available)("event contract v2 in MySQL", () => {
         expect(want.request).toBeGreaterThan(0)
         expect(yield* byteSums(sql, "api_rollup_minute")).toEqual(want)
         expect(yield* byteSums(sql, "api_rollup_hour")).toEqual(want)
+        expect(yield* hourlyMismatches(sql)).toEqual({ rollups: [], latency: [] })
         // the consumer rollups are the domain's, minute and hour (two hours: 11:50 to 12:10)
         const minutes = consumerRollupsOf(sent)
         expect(yield* consumerRows(sql, "minute")).toEqual(asRows(minutes))

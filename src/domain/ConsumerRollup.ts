@@ -37,8 +37,19 @@ export interface ConsumerSource {
   readonly responseBytes?: number | undefined
 }
 
-const keyOf = (start: number, d: ConsumerDimensions) =>
-  `${start}\u0000${d.service}\u0000${d.consumer}\u0000${d.endpoint}`
+/** A consumer rollup row's key as one string. */
+export const consumerKeyString = (r: ConsumerDimensions & { readonly start: number }) =>
+  `${r.start}\u0000${r.service}\u0000${r.consumer}\u0000${r.endpoint}`
+
+/** Adds two consumer rollups of the same key. */
+export const mergeConsumerRollups = (a: ConsumerRollup, b: ConsumerRollup): ConsumerRollup => ({
+  ...a,
+  count: a.count + b.count,
+  serverErrors: a.serverErrors + b.serverErrors,
+  clientErrors: a.clientErrors + b.clientErrors,
+  requestBytesSum: a.requestBytesSum + b.requestBytesSum,
+  responseBytesSum: a.responseBytesSum + b.responseBytesSum,
+})
 
 const compareStrings = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0)
 
@@ -49,6 +60,7 @@ export const consumerOrder = (a: ConsumerRollup, b: ConsumerRollup) =>
   compareStrings(a.consumer, b.consumer) ||
   compareStrings(a.endpoint, b.endpoint)
 
+// rows are updated in place while folding (no copy per event)
 type Mutable<A> = { -readonly [K in keyof A]: A[K] }
 
 const fold = <A>(items: Iterable<A>, rowOf: (a: A) => ConsumerRollup | undefined): Array<ConsumerRollup> => {
@@ -56,7 +68,7 @@ const fold = <A>(items: Iterable<A>, rowOf: (a: A) => ConsumerRollup | undefined
   for (const item of items) {
     const r = rowOf(item)
     if (r === undefined) continue
-    const id = keyOf(r.start, r)
+    const id = consumerKeyString(r)
     const row = rows.get(id)
     if (row === undefined) rows.set(id, { ...r })
     else {

@@ -4,7 +4,13 @@
  * offsets, commit after store, idempotent store by eventId, rollups counted once).
  */
 import { Effect, Layer } from "effect"
-import { type ConsumerRollup, consumerOrder, consumerRollupsOf } from "../../domain/ConsumerRollup.ts"
+import {
+  type ConsumerRollup,
+  consumerKeyString,
+  consumerOrder,
+  consumerRollupsOf,
+  mergeConsumerRollups,
+} from "../../domain/ConsumerRollup.ts"
 import type { RequestEvent } from "../../domain/RequestEvent.ts"
 import {
   type Histogram,
@@ -121,18 +127,6 @@ export const deadLettersLayer = (deadLetterTopic: string) =>
 const offsetKey = (group: string, o: { readonly topic: string; readonly partition: number }) =>
   `${group}\u0000${o.topic}/${o.partition}`
 
-const consumerKey = (r: ConsumerRollup) =>
-  `${r.start}\u0000${r.service}\u0000${r.consumer}\u0000${r.endpoint}`
-
-const mergeConsumers = (a: ConsumerRollup, b: ConsumerRollup): ConsumerRollup => ({
-  ...a,
-  count: a.count + b.count,
-  serverErrors: a.serverErrors + b.serverErrors,
-  clientErrors: a.clientErrors + b.clientErrors,
-  requestBytesSum: a.requestBytesSum + b.requestBytesSum,
-  responseBytesSum: a.responseBytesSum + b.responseBytesSum,
-})
-
 /**
  * The in-memory log store's state, exposed for the programs' summaries and tests. Offsets are
  * kept per consumer group (keyed by `offsetKey`), rows and rollups are shared, as in MySQL.
@@ -140,7 +134,7 @@ const mergeConsumers = (a: ConsumerRollup, b: ConsumerRollup): ConsumerRollup =>
 export const makeLogStore = () => {
   const rows = new Map<string, RequestEvent>()
   const rollups = new Map<string, Rollup>()
-  /** The minute consumer rollups (`api_consumer_minute`), keyed as `consumerKey` says. */
+  /** The minute consumer rollups (`api_consumer_minute`), keyed by `consumerKeyString`. */
   const consumers = new Map<string, ConsumerRollup>()
   const offsets = new Map<string, PartitionOffset & { readonly group: string }>()
   /** Dead letters counted, per "topic\u0000reason class" (one minute: the in-memory store keeps no time). */
@@ -172,9 +166,9 @@ export const makeLogStore = () => {
         rollups.set(id, old === undefined ? r : mergeRollups(old, r))
       }
       for (const r of consumerRollupsOf(fresh)) {
-        const id = consumerKey(r)
+        const id = consumerKeyString(r)
         const old = consumers.get(id)
-        consumers.set(id, old === undefined ? r : mergeConsumers(old, r))
+        consumers.set(id, old === undefined ? r : mergeConsumerRollups(old, r))
       }
       for (const o of newOffsets) {
         const id = offsetKey(group, o)
