@@ -244,7 +244,7 @@ const replay = Command.make(
         const skipped = `skipped: ${int(plan.alreadyReplayed)} re-published before, ${int(plan.duplicates)} parked twice, ${int(plan.withoutSource)} without source headers`
         if (args.dryRun || plan.send.length === 0) {
           yield* Console.log(
-            `apimon dlq: ${int(selected.length)} of ${int(parked.length)} dead letters selected; ${args.dryRun ? "would re-publish" : "re-published"} ${int(plan.send.length)}; ${skipped}`,
+            `apimon dlq: ${args.dryRun ? "would re-publish" : "re-published"} ${int(plan.send.length)} of ${int(selected.length)} selected dead letters (of ${int(parked.length)}); ${skipped}`,
           )
           return
         }
@@ -292,7 +292,7 @@ const replay = Command.make(
         }
         const topics = [...new Set(plan.send.map((p) => p.source.topic))].sort()
         yield* Console.log(
-          `apimon dlq: re-published ${int(plan.send.length)} of ${int(selected.length)} selected dead letters to ${topics.join(", ")}; ${skipped}`,
+          `apimon dlq: re-published ${int(plan.send.length)} of ${int(selected.length)} selected dead letters (of ${int(parked.length)}) to ${topics.join(", ")}; ${skipped}`,
         )
       }).pipe(Effect.scoped),
     ),
