@@ -76,10 +76,11 @@ const readState = (map: TopicMap, timeoutSeconds: number) =>
     const ledger = { ...map.deadLetter, name: ledgerTopicOf(map.deadLetter.name), partitions: 1 }
     yield* admin.ensureTopics([map.deadLetter, ledger])
     const timeout = Duration.seconds(timeoutSeconds)
-    const parked = (yield* readToEnd(map.deadLetter.name, { timeout })).map(parkedOf)
+    const records = yield* readToEnd([map.deadLetter.name, ledger.name], { timeout })
+    const parked = records.filter((r) => r.topic === map.deadLetter.name).map(parkedOf)
     const replayed = new Set(
-      (yield* readToEnd(ledger.name, { timeout })).flatMap((r) =>
-        r.key === null ? [] : [Buffer.from(r.key).toString("utf8")],
+      records.flatMap((r) =>
+        r.topic !== ledger.name || r.key === null ? [] : [Buffer.from(r.key).toString("utf8")],
       ),
     )
     return { parked, replayed, ledger: ledger.name }
