@@ -21,6 +21,8 @@ export const { PROJECTION_TABLES, MIGRATIONS_TABLE } = MysqlLogStore
 
 /** The tables a migrated database holds, by name (what the migrations are expected to make). */
 export const MIGRATED_TABLES = [
+  "api_consumer_hour",
+  "api_consumer_minute",
   "api_latency_hour",
   "api_latency_minute",
   "api_logs",

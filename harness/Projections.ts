@@ -14,17 +14,25 @@ export const sumOf = (sql: MysqlClient.MysqlClient, table: string) =>
     Number(rows[0]?.n ?? 0),
   )
 
-/** Every row of the rollup and histogram tables, minute and hour, in key order. */
+/** Every row of the rollup, histogram and consumer tables, minute and hour, in key order (byte sums as text). */
 export const snapshot = (sql: MysqlClient.MysqlClient) =>
   Effect.all([
-    sql`SELECT CAST(minute AS CHAR) AS minute, service, source, endpoint, method, status_code, level, count, sum_ms, max_ms
+    sql`SELECT CAST(minute AS CHAR) AS minute, service, source, endpoint, method, status_code, level, count, sum_ms, max_ms,
+               CAST(request_bytes_sum AS CHAR) AS request_bytes_sum, CAST(response_bytes_sum AS CHAR) AS response_bytes_sum
         FROM api_rollup_minute ORDER BY minute, service, source, endpoint, method, status_code, level`,
     sql`SELECT CAST(minute AS CHAR) AS minute, service, endpoint, method, bucket, lower_ms, upper_ms, count
         FROM api_latency_minute ORDER BY minute, service, endpoint, method, bucket`,
-    sql`SELECT CAST(hour AS CHAR) AS hour, service, source, endpoint, method, status_code, level, count, sum_ms, max_ms
+    sql`SELECT CAST(hour AS CHAR) AS hour, service, source, endpoint, method, status_code, level, count, sum_ms, max_ms,
+               CAST(request_bytes_sum AS CHAR) AS request_bytes_sum, CAST(response_bytes_sum AS CHAR) AS response_bytes_sum
         FROM api_rollup_hour ORDER BY hour, service, source, endpoint, method, status_code, level`,
     sql`SELECT CAST(hour AS CHAR) AS hour, service, endpoint, method, bucket, lower_ms, upper_ms, count
         FROM api_latency_hour ORDER BY hour, service, endpoint, method, bucket`,
+    ...(["minute", "hour"] as const).map(
+      (period) =>
+        sql`SELECT CAST(${sql(period)} AS CHAR) AS ${sql(period)}, service, consumer, endpoint, count, server_errors, client_errors,
+                   CAST(request_bytes_sum AS CHAR) AS request_bytes_sum, CAST(response_bytes_sum AS CHAR) AS response_bytes_sum
+            FROM ${sql(`api_consumer_${period}`)} ORDER BY ${sql(period)}, service, consumer, endpoint`,
+    ),
   ])
 
 /**

@@ -156,7 +156,18 @@ describe("compose.yaml", () => {
 
   it("has the services of the stack, the load generators under the `load` profile", () => {
     expect(Object.keys(services).sort()).toEqual(
-      ["api", "consumer", "grafana", "kafka", "kafka-ui", "migrate", "mysql", "producer", "simulator"].sort(),
+      [
+        "api",
+        "consumer",
+        "grafana",
+        "kafka",
+        "kafka-ui",
+        "maintain",
+        "migrate",
+        "mysql",
+        "producer",
+        "simulator",
+      ].sort(),
     )
     for (const [name, s] of Object.entries(services))
       expect(s.profiles ?? [], name).toEqual(name === "simulator" || name === "producer" ? ["load"] : [])
@@ -306,6 +317,7 @@ describe("the programs' environment", () => {
     expect(programs.map((p) => p.service).sort()).toEqual([
       "api",
       "consumer",
+      "maintain",
       "migrate",
       "producer",
       "simulator",
@@ -455,7 +467,7 @@ describe("the pieces agree", () => {
         ? []
         : [[p.service, new URL(envOf(p.service).MYSQL_URL!)] as const],
     )
-    expect(urls.map(([s]) => s).sort()).toEqual(["consumer", "migrate"])
+    expect(urls.map(([s]) => s).sort()).toEqual(["consumer", "maintain", "migrate"])
     for (const [service, url] of urls) {
       expect(`${url.hostname}:${url.port}`, service).toBe("mysql:3306")
       expect(url.pathname, service).toBe(`/${database}`)
@@ -463,6 +475,9 @@ describe("the pieces agree", () => {
     const byService = Object.fromEntries(urls)
     expect(byService.consumer!.username).toBe(mysql.MYSQL_USER)
     expect(byService.consumer!.password).toBe(mysql.MYSQL_PASSWORD)
+    // the program's own account may ALTER its tables (partitions created and dropped)
+    expect(byService.maintain!.username).toBe(mysql.MYSQL_USER)
+    expect(byService.maintain!.password).toBe(mysql.MYSQL_PASSWORD)
     expect(byService.migrate!.username).toBe("root") // CREATE USER for the grafana account
     expect(byService.migrate!.password).toBe(mysql.MYSQL_ROOT_PASSWORD)
     expect(services.mysql!.ports).toContain("3306:3306")

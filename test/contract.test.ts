@@ -6,7 +6,6 @@
  * adapters on the real broker: version 1 and version 2 records stored, an unknown version
  * dead-lettered.
  */
-import { spawn } from "node:child_process"
 import { readFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "@effect/vitest"
@@ -20,6 +19,7 @@ import { CONTRACT_PATH, requestEventJsonSchema, requestEventJsonSchemaText } fro
 import { decodeJson, encodeJson, RequestEvent, SCHEMA_VERSION } from "../src/domain/RequestEvent.ts"
 import { synthetic } from "../src/domain/Traffic.ts"
 import { ensureTopics, readTopics } from "../harness/Kafka.ts"
+import { consoleLine, consoleProduce } from "../harness/KafkaConsole.ts"
 import { uniqueName } from "../harness/Names.ts"
 import { projectUntil, sumOffsets } from "../harness/Pipeline.ts"
 import * as services from "../harness/Services.ts"
@@ -139,54 +139,6 @@ describe("the published contract", () => {
 // -----------------------------------------------------------------------------------------------
 // Records from a client that is not apimon's: Kafka's console producer (Java)
 
-const run = (command: string, args: ReadonlyArray<string>, input?: string) =>
-  Effect.async<string, Error>((resume) => {
-    const child = spawn(command, args, { cwd: ROOT, stdio: ["pipe", "pipe", "pipe"] })
-    let out = ""
-    child.stdout.on("data", (d: Buffer) => {
-      out += d.toString("utf8")
-    })
-    child.stderr.on("data", (d: Buffer) => {
-      out += d.toString("utf8")
-    })
-    child.on("error", (e) => resume(Effect.fail(e)))
-    child.on("close", (code) =>
-      resume(
-        code === 0
-          ? Effect.succeed(out)
-          : Effect.fail(new Error(`${command} ${args.join(" ")} exited ${code}:\n${out}`)),
-      ),
-    )
-    child.stdin.end(input ?? "")
-  })
-
-/** Lines `headers<TAB>key<TAB>value` into a topic, by Kafka's ConsoleProducer, as the README shows. */
-const consoleProduce = (topic: string, lines: ReadonlyArray<string>) =>
-  Effect.gen(function* () {
-    yield* run("bash", ["tools/kafka/kafka.sh", "fetch", "--tools"])
-    const classpath = (yield* run("bash", ["tools/kafka/kafka.sh", "classpath", "--tools"])).trim()
-    yield* run(
-      "java",
-      [
-        "-cp",
-        classpath,
-        "-Dlog4j2.configurationFile=tools/kafka/log4j2.properties",
-        "org.apache.kafka.tools.ConsoleProducer",
-        "--bootstrap-server",
-        services.kafkaBrokers().join(","),
-        "--topic",
-        topic,
-        "--reader-property",
-        "parse.headers=true",
-        "--reader-property",
-        "parse.key=true",
-        "--command-property",
-        "acks=all",
-      ],
-      `${lines.join("\n")}\n`,
-    )
-  })
-
 const kafka = await services.kafka()
 
 describe.skipIf(!kafka.available)("records from a non-JS client on the real broker", () => {
@@ -203,7 +155,7 @@ describe.skipIf(!kafka.available)("records from a non-JS client on the real brok
         )
         const unknown = makeEvents(3, 33)
         const line = (version: string, e: RequestEvent) =>
-          `schema-version:${version}\t${e.endpoint}\t${encodeJson(e)}`
+          consoleLine({ "schema-version": version }, e.endpoint, encodeJson(e))
         const lines = [
           ...v1.map((e) => line("1", e)),
           ...v2.map((e) => line("2", e)),

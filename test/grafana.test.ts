@@ -304,6 +304,34 @@ const pickWeighted = <A extends { readonly weight: number }>(rng: Prng.Prng, ite
   return items[items.length - 1]!
 }
 
+/** The calling consumers of version 2 events (a quote in one: the panels' escaping holds). */
+const CONSUMERS = [
+  "acme",
+  "globex",
+  "initech",
+  "o'hare",
+  "umbrella",
+  "hooli",
+  "wonka",
+  "stark",
+  "wayne",
+  "tyrell",
+  "cyberdyne",
+  "soylent",
+]
+
+/**
+ * Contract version 2's fields of the `i`th event, from `i` alone (the generator's draws stay as
+ * they were): a consumer on 3 events in 4 (skewed towards the first names), sizes on 4 in 5,
+ * neither on some (version 1 events).
+ */
+const v2Fields = (i: number) => ({
+  ...(i % 4 === 3
+    ? {}
+    : { consumer: CONSUMERS[(i * i + i) % 7 === 0 ? i % CONSUMERS.length : (i * 7) % 5]! }),
+  ...(i % 5 === 4 ? {} : { requestBytes: (i * 131) % 4_000, responseBytes: 200 + ((i * 7_919) % 250_000) }),
+})
+
 /**
  * The deterministic events: ~40 a minute around the test's hour, every one with a distinct
  * millisecond timestamp, and one every ~3 minutes over the two days before.
@@ -348,6 +376,7 @@ const makeEvents = (): ReadonlyArray<RequestEvent> => {
         userAgent: "apimon-test",
         level: levelOf(r.endpoint, statusCode),
         ...(statusCode >= 500 ? { message: `failure ${events.length}` } : {}),
+        ...v2Fields(events.length),
       }),
     )
   }
@@ -462,7 +491,7 @@ const expectWithinBucket = (estimate: number, values: ReadonlyArray<number>, per
   expect(Math.abs(estimate - exact)).toBeLessThanOrEqual(Number.isFinite(hi) ? hi - lo : exact - lo)
 }
 
-const reference = (events: ReadonlyArray<RequestEvent>, ids: ReadonlyMap<string, number>) => {
+const reference = (events: ReadonlyArray<RequestEvent>) => {
   /** What the rollups count: the minute of the event within [from, to] (BETWEEN is inclusive). */
   const rolled = (ctx: Ctx) =>
     events.filter((e) => {
@@ -519,6 +548,8 @@ const reference = (events: ReadonlyArray<RequestEvent>, ids: ReadonlyMap<string,
         p99: histogramPercentile(ms, 99)!,
       }
     })
+  const bytesIn = (es: ReadonlyArray<RequestEvent>) => es.reduce((n, e) => n + (e.requestBytes ?? 0), 0)
+  const bytesOut = (es: ReadonlyArray<RequestEvent>) => es.reduce((n, e) => n + (e.responseBytes ?? 0), 0)
   const byKey = (a: { method: string; endpoint: string }, b: { method: string; endpoint: string }) =>
     byString(a.method, b.method) || byString(a.endpoint, b.endpoint)
 
@@ -633,6 +664,59 @@ const reference = (events: ReadonlyArray<RequestEvent>, ids: ReadonlyMap<string,
           s.client,
         ]),
     }),
+    "apimon-api-overview/Top consumers": (ctx) => ({
+      columns: [
+        "consumer",
+        "requests",
+        "req_per_s",
+        "server_error_rate",
+        "client_error_rate",
+        "bytes_in",
+        "bytes_out",
+      ],
+      rows: [
+        ...groupBy(
+          rolled(ctx).filter((e) => e.consumer !== undefined),
+          (e) => e.consumer!,
+        ).entries(),
+      ]
+        .map(([consumer, es]) => ({ consumer, es }))
+        .sort((a, b) => b.es.length - a.es.length || byString(a.consumer, b.consumer))
+        .slice(0, 10)
+        .map(({ consumer, es }) => [
+          consumer,
+          es.length,
+          es.length / rangeSeconds(ctx),
+          countWhere(es, isServer) / es.length,
+          countWhere(es, isClient) / es.length,
+          bytesIn(es),
+          bytesOut(es),
+        ]),
+    }),
+    "apimon-api-overview/Bytes in/out by endpoint": (ctx) => ({
+      columns: [
+        "method",
+        "endpoint",
+        "requests",
+        "bytes_in",
+        "bytes_out",
+        "bytes_in_per_s",
+        "bytes_out_per_s",
+      ],
+      rows: [...groupBy(rolled(ctx), (e) => `${e.method}\u0000${e.endpoint}`).values()]
+        .map((es) => ({ method: es[0]!.method, endpoint: es[0]!.endpoint, es }))
+        .sort((a, b) => bytesIn(b.es) + bytesOut(b.es) - (bytesIn(a.es) + bytesOut(a.es)) || byKey(a, b))
+        .slice(0, 10)
+        .map(({ method, endpoint, es }) => [
+          method,
+          endpoint,
+          es.length,
+          bytesIn(es),
+          bytesOut(es),
+          bytesIn(es) / rangeSeconds(ctx),
+          bytesOut(es) / rangeSeconds(ctx),
+        ]),
+    }),
     "apimon-api-overview/Slowest endpoints": (ctx) => ({
       columns: ["method", "endpoint", "requests", "p50_ms", "p95_ms", "p99_ms", "avg_ms", "max_ms"],
       rows: endpointStats(ctx)
@@ -671,7 +755,8 @@ const reference = (events: ReadonlyArray<RequestEvent>, ids: ReadonlyMap<string,
         })
         .sort(
           (a, b) =>
-            b.timestamp.getTime() - a.timestamp.getTime() || ids.get(b.eventId)! - ids.get(a.eventId)!,
+            b.timestamp.getTime() - a.timestamp.getTime() ||
+            (b.eventId < a.eventId ? -1 : b.eventId > a.eventId ? 1 : 0),
         )
         .slice(0, 50)
         .map((e) => [
@@ -910,8 +995,7 @@ describe.skipIf(!db.available)("every panel's SQL on MariaDB, loaded through the
   const server = services.mysqlServerUrl()
   const database = uniqueName("apimon_grafana")
   const events = makeEvents()
-  const ids = new Map<string, number>() // event id → api_logs.id order (insertion order)
-  const ref = reference(events, ids)
+  const ref = reference(events)
   let session: mysql.Connection
   let schema: Map<string, Set<string>>
 
@@ -957,10 +1041,6 @@ describe.skipIf(!db.available)("every panel's SQL on MariaDB, loaded through the
       }),
     )
     session = await grafanaSession(server, database)
-    const { rows } = await runQuery(session, "SELECT event_id FROM api_logs ORDER BY id")
-    rows.forEach((r, i) => {
-      ids.set(String(r.event_id), i)
-    })
     const cols = await runQuery(
       session,
       `SELECT table_name AS t, column_name AS c FROM information_schema.columns WHERE table_schema = '${database}'`,
@@ -1231,7 +1311,7 @@ describe.skipIf(!db.available)("every panel's SQL on MariaDB, loaded through the
         ...dashboards.flatMap((d) =>
           templateVariables(d.dashboard).map((v) => ({ name: `$${v.name}`, sql: variableSql(v)! })),
         ),
-      ].filter((q) => /\bapi_(rollup|latency)_minute\b/.test(q.sql) && q.name !== "Newest event age")
+      ].filter((q) => /\bapi_(rollup|latency|consumer)_minute\b/.test(q.sql) && q.name !== "Newest event age")
       // the others: api_logs, the offsets, and the newest minute (one row, read backwards)
       expect(
         queries
@@ -1247,7 +1327,7 @@ describe.skipIf(!db.available)("every panel's SQL on MariaDB, loaded through the
       ])
       for (const q of rollupQueries) {
         expect(q.sql, q.name).toContain(FIRST_HOUR)
-        expect(q.sql, q.name).toMatch(/\bapi_(rollup|latency)_hour\b/)
+        expect(q.sql, q.name).toMatch(/\bapi_(rollup|latency|consumer)_hour\b/)
       }
     })
 

@@ -49,7 +49,10 @@ describe.skipIf(!svc.available)("MySQL LogStore", () => {
         "0004_consumer_offsets",
         "0005_hourly_rollups",
         "0006_consumer_offsets_group",
+        "0007_event_v2",
         "0008_dead_letter_minute",
+        "0009_partitioning",
+        "0010_api_logs_indexes",
       ])
       const tables = yield* sql<{ t: string }>`SELECT table_name AS t FROM information_schema.tables
         WHERE table_schema = DATABASE() ORDER BY table_name`
@@ -473,10 +476,15 @@ describe.skipIf(!svc.available)("MySQL LogStore", () => {
         const tables = yield* sql<{ t: string }>`SELECT table_name AS t FROM information_schema.tables
         WHERE table_schema = DATABASE() ORDER BY table_name`
         expect(tables.map((r) => r.t)).toEqual(MIGRATED_TABLES)
-        // the unique key survived the swap
-        const keys = yield* sql<{ k: string }>`SELECT index_name AS k FROM information_schema.statistics
-        WHERE table_schema = DATABASE() AND table_name = 'api_logs' AND non_unique = 0 ORDER BY index_name`
-        expect(keys.map((r) => r.k)).toEqual(["PRIMARY", "uq_api_logs_event_id"])
+        // the key (timestamp, event_id) and the partitions survived the swap
+        const keys = yield* sql<{ k: string; c: string }>`SELECT index_name AS k, column_name AS c
+        FROM information_schema.statistics
+        WHERE table_schema = DATABASE() AND table_name = 'api_logs' AND non_unique = 0
+        ORDER BY index_name, seq_in_index`
+        expect(keys.map((r) => `${r.k}.${r.c}`)).toEqual(["PRIMARY.timestamp", "PRIMARY.event_id"])
+        const partitions = yield* sql<{ n: number }>`SELECT COUNT(*) AS n FROM information_schema.partitions
+        WHERE table_schema = DATABASE() AND table_name = 'api_logs' AND partition_name IS NOT NULL`
+        expect(Number(partitions[0]?.n)).toBeGreaterThan(7)
         yield* store.reset(group) // on empty tables too
         expect(yield* store.store(group, sent, [])).toEqual({ inserted: 1200, duplicates: 0 })
         expect(yield* store.store(group, sent, [])).toEqual({ inserted: 0, duplicates: 1200 })
@@ -609,6 +617,9 @@ describe.skipIf(!svc.available)("MySQL LogStore", () => {
         )
         expect(Mysql.mysqlCodeOf(noGroup)).toBe("ER_NO_DEFAULT_FOR_FIELD")
 
+        // this version's store writes the columns of 0007 too
+        link("0007_event_v2.ts")
+        expect(yield* migrateDir).toEqual(["0007_event_v2"])
         // the default group resumes there; another group keeps positions of its own
         yield* store.store("apimon-consumer", sent, [
           { topic: "info-logs", partition: 0, nextOffset: "1500" },
@@ -623,7 +634,7 @@ describe.skipIf(!svc.available)("MySQL LogStore", () => {
           FROM consumer_offsets ORDER BY 1, 2, 3`
         const was = yield* snapshotOffsets
         yield* sql`DELETE FROM effect_sql_migrations WHERE migration_id = 6`
-        expect(yield* migrateDir).toEqual(["0006_consumer_offsets_group"])
+        expect(yield* migrateDir).toEqual(["0006_consumer_offsets_group", "0007_event_v2"])
         expect(yield* snapshotOffsets).toEqual(was)
       }),
   )

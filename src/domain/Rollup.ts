@@ -165,12 +165,18 @@ export interface RollupDimensions {
   readonly level: string
 }
 
-/** What a rollup row counts: events, the sum and max of their response times, their histogram. */
+/**
+ * What a rollup row counts: events, the sum and max of their response times, their histogram,
+ * and the sums of their request and response sizes (contract version 2; an event without a size
+ * adds nothing to its sum).
+ */
 export interface RollupFigures {
   readonly count: number
   readonly sumMs: number
   readonly maxMs: number
   readonly histogram: Histogram
+  readonly requestBytesSum: number
+  readonly responseBytesSum: number
 }
 
 /** The key of a minute rollup row. */
@@ -206,13 +212,23 @@ export interface RollupSource {
   readonly statusCode: number
   readonly level: string
   readonly responseTimeMs: number
+  readonly requestBytes?: number | undefined
+  readonly responseBytes?: number | undefined
 }
 
 /** Folds events into minute rollups (the increments one batch makes). */
 export const rollupsOf = (events: Iterable<RollupSource>): Array<Rollup> => {
   const rows = new Map<
     string,
-    { key: RollupKey; count: number; sumMs: number; maxMs: number; h: Array<number> }
+    {
+      key: RollupKey
+      count: number
+      sumMs: number
+      maxMs: number
+      h: Array<number>
+      requestBytes: number
+      responseBytes: number
+    }
   >()
   for (const e of events) {
     const key: RollupKey = {
@@ -227,20 +243,24 @@ export const rollupsOf = (events: Iterable<RollupSource>): Array<Rollup> => {
     const id = rollupKeyString(key)
     let row = rows.get(id)
     if (row === undefined) {
-      row = { key, count: 0, sumMs: 0, maxMs: 0, h: emptyHistogram() }
+      row = { key, count: 0, sumMs: 0, maxMs: 0, h: emptyHistogram(), requestBytes: 0, responseBytes: 0 }
       rows.set(id, row)
     }
     row.count += 1
     row.sumMs += e.responseTimeMs
     row.maxMs = Math.max(row.maxMs, e.responseTimeMs)
     row.h[bucketOf(e.responseTimeMs)]! += 1
+    row.requestBytes += e.requestBytes ?? 0
+    row.responseBytes += e.responseBytes ?? 0
   }
-  return [...rows.values()].map(({ key, count, sumMs, maxMs, h }) => ({
+  return [...rows.values()].map(({ key, count, sumMs, maxMs, h, requestBytes, responseBytes }) => ({
     ...key,
     count,
     sumMs,
     maxMs,
     histogram: h,
+    requestBytesSum: requestBytes,
+    responseBytesSum: responseBytes,
   }))
 }
 
@@ -251,6 +271,8 @@ export const mergeRollups = <R extends RollupFigures>(a: R, b: R): R => ({
   sumMs: a.sumMs + b.sumMs,
   maxMs: Math.max(a.maxMs, b.maxMs),
   histogram: mergeHistograms(a.histogram, b.histogram),
+  requestBytesSum: a.requestBytesSum + b.requestBytesSum,
+  responseBytesSum: a.responseBytesSum + b.responseBytesSum,
 })
 
 /**
@@ -274,6 +296,8 @@ export const hourlyOf = (rollups: Iterable<Rollup>): Array<HourlyRollup> => {
       sumMs: r.sumMs,
       maxMs: r.maxMs,
       histogram: r.histogram,
+      requestBytesSum: r.requestBytesSum,
+      responseBytesSum: r.responseBytesSum,
     }
     const id = hourlyKeyString(hourly)
     const old = rows.get(id)

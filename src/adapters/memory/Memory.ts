@@ -4,6 +4,7 @@
  * offsets, commit after store, idempotent store by eventId, rollups counted once).
  */
 import { Effect, Layer } from "effect"
+import { type ConsumerRollup, consumerOrder, consumerRollupsOf } from "../../domain/ConsumerRollup.ts"
 import type { RequestEvent } from "../../domain/RequestEvent.ts"
 import {
   type Histogram,
@@ -120,6 +121,18 @@ export const deadLettersLayer = (deadLetterTopic: string) =>
 const offsetKey = (group: string, o: { readonly topic: string; readonly partition: number }) =>
   `${group}\u0000${o.topic}/${o.partition}`
 
+const consumerKey = (r: ConsumerRollup) =>
+  `${r.start}\u0000${r.service}\u0000${r.consumer}\u0000${r.endpoint}`
+
+const mergeConsumers = (a: ConsumerRollup, b: ConsumerRollup): ConsumerRollup => ({
+  ...a,
+  count: a.count + b.count,
+  serverErrors: a.serverErrors + b.serverErrors,
+  clientErrors: a.clientErrors + b.clientErrors,
+  requestBytesSum: a.requestBytesSum + b.requestBytesSum,
+  responseBytesSum: a.responseBytesSum + b.responseBytesSum,
+})
+
 /**
  * The in-memory log store's state, exposed for the programs' summaries and tests. Offsets are
  * kept per consumer group (keyed by `offsetKey`), rows and rollups are shared, as in MySQL.
@@ -127,6 +140,8 @@ const offsetKey = (group: string, o: { readonly topic: string; readonly partitio
 export const makeLogStore = () => {
   const rows = new Map<string, RequestEvent>()
   const rollups = new Map<string, Rollup>()
+  /** The minute consumer rollups (`api_consumer_minute`), keyed as `consumerKey` says. */
+  const consumers = new Map<string, ConsumerRollup>()
   const offsets = new Map<string, PartitionOffset & { readonly group: string }>()
   /** Dead letters counted, per "topic\u0000reason class" (one minute: the in-memory store keeps no time). */
   const deadLetterCounts = new Map<string, number>()
@@ -155,6 +170,11 @@ export const makeLogStore = () => {
         const id = rollupKeyString(r)
         const old = rollups.get(id)
         rollups.set(id, old === undefined ? r : mergeRollups(old, r))
+      }
+      for (const r of consumerRollupsOf(fresh)) {
+        const id = consumerKey(r)
+        const old = consumers.get(id)
+        consumers.set(id, old === undefined ? r : mergeConsumers(old, r))
       }
       for (const o of newOffsets) {
         const id = offsetKey(group, o)
@@ -223,10 +243,19 @@ export const makeLogStore = () => {
       Effect.sync(() => {
         rows.clear()
         rollups.clear()
+        consumers.clear()
         for (const [id, o] of offsets) if (o.group === group) offsets.delete(id)
       }),
   })
-  return { service, rows, rollups, offsets, deadLetterCounts }
+  return {
+    service,
+    rows,
+    rollups,
+    offsets,
+    deadLetterCounts,
+    /** The minute consumer rollups, in key order. */
+    consumerRollups: () => [...consumers.values()].sort(consumerOrder),
+  }
 }
 
 export const logStoreLayer = Layer.sync(LogStore, () => makeLogStore().service)

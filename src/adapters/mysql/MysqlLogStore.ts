@@ -6,6 +6,7 @@
 import { SqlError } from "@effect/sql"
 import { MysqlClient } from "@effect/sql-mysql2"
 import { Clock, type Config, type ConfigError, Effect, Layer, type Redacted, Schedule, Schema } from "effect"
+import { consumerHourlyOf, consumerRollupsOf } from "../../domain/ConsumerRollup.ts"
 import type { RequestEvent } from "../../domain/RequestEvent.ts"
 import { BUCKETS, emptyHistogram, hourlyOf, rollupsOf } from "../../domain/Rollup.ts"
 import {
@@ -80,7 +81,8 @@ export const make = (options: MysqlLogStoreOptions = {}) =>
     /**
      * One batch, as ONE transaction (`store` below runs it), a fixed number of round trips
      * whatever the batch size (chunks of `chunkSize` rows):
-     *   1. `SELECT event_id … WHERE event_id IN (…)`: which events are already stored;
+     *   1. `SELECT event_id, timestamp … WHERE timestamp IN (…)`: which events (id and
+     *      timestamp, the primary key: migration 0009) are already stored;
      *   2. one multi-row `INSERT` of the new rows into `api_logs` (copies within the batch
      *      count once, as in the in-memory store);
      *      Steps 1 and 2 are one round trip when the partition's previous batch met no stored
@@ -89,8 +91,11 @@ export const make = (options: MysqlLogStoreOptions = {}) =>
      *      was 10–15 % of a batch's time (`npm run bench -- consumer`).
      *   3. the rollup increments of the new events only (`rollupsOf`), one multi-row upsert;
      *   4. the same for the latency histogram (`api_latency_minute`);
-     *   5. and 6. the same increments folded into hours (`hourlyOf`) for `api_rollup_hour` and
-     *      `api_latency_hour` (migration 0005): one upsert each, whatever the batch's span;
+     *   5. the consumer rollup increments (`consumerRollupsOf`, migration 0007) of the new events
+     *      that name a consumer, into `api_consumer_minute` (no statement when none does);
+     *   6. the same increments folded into hours (`hourlyOf`, `consumerHourlyOf`) for
+     *      `api_rollup_hour`, `api_latency_hour` (migration 0005) and `api_consumer_hour`: one
+     *      upsert each, whatever the batch's span;
      *   7. the dead letters of the batch not yet counted, per minute, topic and reason class
      *      (`MysqlDeadLetterCounts.ts`, migration 0008), when there are any;
      *   8. the offsets, `next_offset = GREATEST(next_offset, VALUES(next_offset))`: only forward.
@@ -135,19 +140,19 @@ export const make = (options: MysqlLogStoreOptions = {}) =>
         }
 
         const existing = new Set<string>()
-        for (const ids of chunksOf([...unique.keys()], chunkSize)) {
-          for (const row of yield* statements.storedIds(ids)) existing.add(row.event_id)
+        for (const chunk of chunksOf(all, chunkSize)) {
+          for (const key of yield* statements.storedKeys(chunk)) existing.add(key)
         }
+        const fresh = all.filter((e) => !existing.has(statements.keyOf(e)))
         if (partition !== undefined) {
-          if (existing.size === 0) clean.add(partition)
+          if (fresh.length === all.length) clean.add(partition)
           else clean.delete(partition)
         }
-        const fresh = all.filter((e) => !existing.has(e.eventId))
         for (const chunk of chunksOf(fresh, chunkSize)) yield* statements.insertLogs(chunk)
         return yield* finish(group, fresh, events.length, offsets, deadLetters)
       })
 
-    /** Steps 3–8: the rollups and histogram of the new events, by minute and by hour, the dead letters, and the offsets. */
+    /** Steps 3–8: the rollups, histogram and consumer rollups of the new events, by minute and by hour, the dead letters, and the offsets. */
     const finish = (
       group: string,
       fresh: ReadonlyArray<RequestEvent>,
@@ -157,8 +162,9 @@ export const make = (options: MysqlLogStoreOptions = {}) =>
     ) =>
       Effect.gen(function* () {
         const rollups = rollupsOf(fresh).sort(minuteOrder)
-        yield* statements.upsertMinutes(rollups)
-        yield* statements.upsertHours(hourlyOf(rollups).sort(hourOrder))
+        const consumers = consumerRollupsOf(fresh)
+        yield* statements.upsertMinutes(rollups, consumers)
+        yield* statements.upsertHours(hourlyOf(rollups).sort(hourOrder), consumerHourlyOf(consumers))
         const now = yield* Clock.currentTimeMillis
         yield* countDeadLetters(sql, group, deadLetters, minuteText(now))
         if (offsets.length > 0) yield* statements.upsertOffsets(group, offsets, now)

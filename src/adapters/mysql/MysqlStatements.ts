@@ -16,6 +16,7 @@
  */
 import type { MysqlClient } from "@effect/sql-mysql2"
 import { Effect, Schema } from "effect"
+import type { ConsumerRollup } from "../../domain/ConsumerRollup.ts"
 import type { RequestEvent } from "../../domain/RequestEvent.ts"
 import {
   boundsOf,
@@ -38,6 +39,8 @@ export const REBUILT_TABLES = [
   "api_latency_minute",
   "api_rollup_hour",
   "api_latency_hour",
+  "api_consumer_minute",
+  "api_consumer_hour",
   "api_logs",
 ] as const
 
@@ -52,6 +55,7 @@ export type Period = "minute" | "hour"
 
 const ROLLUP_TABLE = { minute: "api_rollup_minute", hour: "api_rollup_hour" } as const
 const LATENCY_TABLE = { minute: "api_latency_minute", hour: "api_latency_hour" } as const
+const CONSUMER_TABLE = { minute: "api_consumer_minute", hour: "api_consumer_hour" } as const
 
 // ---------------------------------------------------------------------------------------------
 // Rows read back
@@ -115,6 +119,9 @@ export const chunksOf = <A>(items: ReadonlyArray<A>, size: number): Array<Readon
   for (let i = 0; i < items.length; i += size) chunks.push(items.slice(i, i + size))
   return chunks
 }
+
+/** An event's identity in `api_logs`: its id and its timestamp as DATETIME(3) text. */
+export const storedKey = (eventId: string, timestamp: string): string => `${eventId}\u0000${timestamp}`
 
 export const compareStrings = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0)
 
@@ -189,11 +196,24 @@ export const makeStatements = (
 ) => {
   const { chunkSize, text } = options
 
-  /** Which of these event ids are stored already. */
-  const storedIds = (ids: ReadonlyArray<string>) =>
-    sql<{
-      readonly event_id: string
-    }>`SELECT event_id FROM api_logs WHERE event_id IN ${sql.in(ids)}`.unprepared
+  /**
+   * Which of these events are stored already, as `storedKey`s. An event is its id AND its
+   * timestamp (the primary key, migration 0009): the rows at the events' timestamps are read by
+   * the primary key's prefix, in the partitions of those days only, and matched here on both.
+   */
+  const storedKeys = (events: ReadonlyArray<RequestEvent>) =>
+    Effect.map(
+      sql<{
+        readonly event_id: string
+        readonly ts: string
+      }>`SELECT event_id, CAST(\`timestamp\` AS CHAR) AS ts FROM api_logs
+         WHERE \`timestamp\` IN ${sql.in([...new Set(events.map((e) => text.millis(e.timestamp.getTime())))])}`
+        .unprepared,
+      (rows) => new Set(rows.map((r) => storedKey(r.event_id, r.ts))),
+    )
+
+  /** An event's key among `storedKeys`. */
+  const keyOf = (e: RequestEvent) => storedKey(e.eventId, text.millis(e.timestamp.getTime()))
 
   /** One multi-row INSERT into api_logs. */
   const insertLogs = (chunk: ReadonlyArray<RequestEvent>) =>
@@ -211,6 +231,9 @@ export const makeStatements = (
         user_agent: e.userAgent,
         level: e.level,
         message: e.message ?? null,
+        consumer: e.consumer ?? null,
+        request_bytes: e.requestBytes ?? null,
+        response_bytes: e.responseBytes ?? null,
       })),
     )}`.unprepared
 
@@ -235,11 +258,15 @@ export const makeStatements = (
             count: r.count,
             sum_ms: r.sumMs,
             max_ms: r.maxMs,
+            request_bytes_sum: r.requestBytesSum,
+            response_bytes_sum: r.responseBytesSum,
           })),
         )} ON DUPLICATE KEY UPDATE
             count = count + VALUES(count),
             sum_ms = sum_ms + VALUES(sum_ms),
-            max_ms = GREATEST(max_ms, VALUES(max_ms))`.unprepared,
+            max_ms = GREATEST(max_ms, VALUES(max_ms)),
+            request_bytes_sum = request_bytes_sum + VALUES(request_bytes_sum),
+            response_bytes_sum = response_bytes_sum + VALUES(response_bytes_sum)`.unprepared,
       { discard: true },
     )
 
@@ -270,18 +297,55 @@ export const makeStatements = (
       { discard: true },
     )
 
-  /** Minute rollups (in `minuteOrder`) into `api_rollup_minute` and `api_latency_minute`. */
-  const upsertMinutes = (rollups: ReadonlyArray<Rollup>) =>
-    Effect.zipRight(
-      upsertRollups("minute", rollups, (r) => r.minute),
-      upsertLatency("minute", rollups, (r) => r.minute),
+  /** Consumer rollup increments (in `consumerOrder`) into `api_consumer_minute` or `api_consumer_hour`. */
+  const upsertConsumers = (period: Period, rollups: ReadonlyArray<ConsumerRollup>) =>
+    Effect.forEach(
+      chunksOf(rollups, chunkSize),
+      (chunk) =>
+        sql`INSERT INTO ${sql(CONSUMER_TABLE[period])} ${sql.insert(
+          chunk.map((r) => ({
+            [period]: text.second(r.start),
+            service: r.service,
+            consumer: r.consumer,
+            endpoint: r.endpoint,
+            count: r.count,
+            server_errors: r.serverErrors,
+            client_errors: r.clientErrors,
+            request_bytes_sum: r.requestBytesSum,
+            response_bytes_sum: r.responseBytesSum,
+          })),
+        )} ON DUPLICATE KEY UPDATE
+            count = count + VALUES(count),
+            server_errors = server_errors + VALUES(server_errors),
+            client_errors = client_errors + VALUES(client_errors),
+            request_bytes_sum = request_bytes_sum + VALUES(request_bytes_sum),
+            response_bytes_sum = response_bytes_sum + VALUES(response_bytes_sum)`.unprepared,
+      { discard: true },
     )
 
-  /** Hour rollups (in `hourOrder`) into `api_rollup_hour` and `api_latency_hour`. */
-  const upsertHours = (rollups: ReadonlyArray<HourlyRollup>) =>
-    Effect.zipRight(
-      upsertRollups("hour", rollups, (r) => r.hour),
-      upsertLatency("hour", rollups, (r) => r.hour),
+  /**
+   * Minute rollups (in `minuteOrder`) into `api_rollup_minute` and `api_latency_minute`, and the
+   * consumer rollups (in `consumerOrder`) into `api_consumer_minute`.
+   */
+  const upsertMinutes = (rollups: ReadonlyArray<Rollup>, consumers: ReadonlyArray<ConsumerRollup>) =>
+    Effect.all(
+      [
+        upsertRollups("minute", rollups, (r) => r.minute),
+        upsertLatency("minute", rollups, (r) => r.minute),
+        upsertConsumers("minute", consumers),
+      ],
+      { discard: true },
+    )
+
+  /** The same by the hour: `api_rollup_hour`, `api_latency_hour`, `api_consumer_hour`. */
+  const upsertHours = (rollups: ReadonlyArray<HourlyRollup>, consumers: ReadonlyArray<ConsumerRollup>) =>
+    Effect.all(
+      [
+        upsertRollups("hour", rollups, (r) => r.hour),
+        upsertLatency("hour", rollups, (r) => r.hour),
+        upsertConsumers("hour", consumers),
+      ],
+      { discard: true },
     )
 
   /** The group's next offsets of the partitions, only ever forward, in key order. */
@@ -343,7 +407,8 @@ export const makeStatements = (
     })
 
   return {
-    storedIds,
+    storedKeys,
+    keyOf,
     insertLogs,
     upsertMinutes,
     upsertHours,
