@@ -16,8 +16,9 @@
  *   5 poison            undecodable and hostile records written by kcat
  *   6 graceful-shutdown SIGTERM to the consumer and the API under load
  *   7 hostile-http      malformed, oversized and slow requests while the simulator runs
+ *   8 column-narrowed   a column narrowed under a running consumer: the refused events dead-lettered
  *
- * `--quick` (CI) shortens every drill so that all seven take a few minutes. Everything a run
+ * `--quick` (CI) shortens every drill so that all eight take a few minutes. Everything a run
  * starts is stopped when it ends, however it ends (Ctrl-C included): the programs, the drill
  * broker (its own ports and directory: the shared broker on 9092 is never touched), the
  * databases; MariaDB, which the MySQL drill stops, is always started again.
@@ -42,6 +43,7 @@ import { canRestartMariadb } from "./lib/Mariadb.ts"
 import { type Outcome, printLedger, printSummary } from "./lib/Report.ts"
 import type { RunContext } from "./lib/Run.ts"
 import type { Scenario } from "./lib/Scenario.ts"
+import { columnNarrowed } from "./scenarios/ColumnNarrowed.ts"
 import { consumerKill } from "./scenarios/ConsumerKill.ts"
 import { gracefulShutdown } from "./scenarios/GracefulShutdown.ts"
 import { hostileHttp } from "./scenarios/HostileHttp.ts"
@@ -58,6 +60,7 @@ const SCENARIOS: ReadonlyArray<Scenario> = [
   poison,
   gracefulShutdown,
   hostileHttp,
+  columnNarrowed,
 ]
 
 const clock = (started: number) => {
@@ -137,7 +140,7 @@ const command = Command.make(
       Args.repeated,
     ),
     quick: Options.boolean("quick").pipe(
-      Options.withDescription("Shorter drills (CI): all seven in a few minutes"),
+      Options.withDescription("Shorter drills (CI): all eight in a few minutes"),
     ),
     seed: Options.integer("seed").pipe(
       Options.withDescription("Seed of the run's random moments (default: random)"),

@@ -14,7 +14,7 @@ import { COMPOSE_FILE, ROOT } from "./Paths.ts"
 import * as Command from "./Command.ts"
 import * as Process from "./Process.ts"
 
-export type Program = "api" | "consumer" | "producer" | "simulator" | "migrate" | "demo" | "maintain"
+export type Program = "api" | "consumer" | "producer" | "simulator" | "migrate" | "demo" | "maintain" | "dlq"
 
 /** `tsx`: the TypeScript sources through the loader; `compiled`: dist/ after `npm run build`. */
 export type Runtime = "tsx" | "compiled"
@@ -175,5 +175,5 @@ export const composeNodeFlags: Effect.Effect<NodeFlags, HarnessError> = Effect.g
   return flags
 })
 
-const PROGRAMS: ReadonlyArray<string> = ["api", "consumer", "producer", "simulator", "migrate", "demo"]
+const PROGRAMS: ReadonlyArray<string> = ["api", "consumer", "producer", "simulator", "migrate", "demo", "dlq"]
 const isProgram = (name: string): name is Program => PROGRAMS.includes(name)

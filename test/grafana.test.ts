@@ -255,9 +255,9 @@ describe("the dashboards JSON", () => {
     expect(interval(3_600_000)).toBeLessThanOrEqual(5 * 60_000)
   })
 
-  it("says in text panels that dead letters and publisher drops are not recorded in MySQL", () => {
+  it("says in a text panel that publisher drops are not recorded in MySQL (dead letters are: dead_letter_minute)", () => {
     const texts = allPanels(byUid("apimon-pipeline-health")).filter((p) => p.type === "text")
-    expect(texts.map((p) => p.title)).toEqual(["Dead-lettered events", "Publisher drops"])
+    expect(texts.map((p) => p.title)).toEqual(["Publisher drops"])
     for (const p of texts) expect(p.options?.content).toMatch(/Not recorded in MySQL/)
   })
 })
@@ -392,6 +392,19 @@ const PARTITIONS = [
   { topic: "info-logs", partition: 1, commitAt: TO - 90_000 },
   { topic: "info-logs", partition: 2, commitAt: TO - 150_000 },
   { topic: "error-logs", partition: 0, commitAt: TO - 600_000 },
+]
+
+/**
+ * Dead letters the consumer counted (`dead_letter_minute`), at the instant of the batch's
+ * transaction: in the test's hour, just outside it, and a day before.
+ */
+const DEAD_LETTERS = [
+  { at: TO - 20 * 60_000 + 13_000, topic: "info-logs", reasonClass: "decode", n: 3 },
+  { at: TO - 19 * 60_000 + 1_000, topic: "info-logs", reasonClass: "decode", n: 2 },
+  { at: TO - 5 * 60_000 + 40_000, topic: "info-logs", reasonClass: "sql:ER_DATA_TOO_LONG", n: 4 },
+  { at: TO - 2 * 60_000, topic: "error-logs", reasonClass: "decode", n: 1 },
+  { at: FROM - 30 * 60_000, topic: "info-logs", reasonClass: "decode", n: 6 },
+  { at: TO - 30 * 3_600_000, topic: "warn-logs", reasonClass: "sql:ER_WARN_DATA_OUT_OF_RANGE", n: 7 },
 ]
 
 /** A clock stopped at `ms` (sleeping still sleeps for real). */
@@ -791,6 +804,30 @@ const reference = (events: ReadonlyArray<RequestEvent>) => {
         (es) => [perSecond(es.length, ctx)],
       ),
     }),
+    "apimon-pipeline-health/Dead-lettered records": (ctx) => {
+      // $__timeFilter(minute): the minute's start between the range's whole seconds
+      const inRange = DEAD_LETTERS.filter((d) => {
+        const minute = Math.floor(d.at / 60_000) * 60
+        return minute >= Math.floor(ctx.from / 1000) && minute <= Math.floor(ctx.to / 1000)
+      })
+      const groups = groupBy(inRange, (d) => `${d.topic}\u0000${d.reasonClass}`)
+      return {
+        columns: ["topic", "reason_class", "records", "minutes"],
+        rows: [...groups.values()]
+          .map((ds) => [
+            ds[0]!.topic,
+            ds[0]!.reasonClass,
+            ds.reduce((n, d) => n + d.n, 0),
+            new Set(ds.map((d) => Math.floor(d.at / 60_000))).size,
+          ])
+          .sort(
+            (a, b) =>
+              (b[2] as number) - (a[2] as number) ||
+              byString(a[0] as string, b[0] as string) ||
+              byString(a[1] as string, b[1] as string),
+          ),
+      }
+    },
     "apimon-pipeline-health/Consumer progress per partition": (ctx) => ({
       columns: ["topic", "partition", "next_offset", "last_commit", "commit_age_s"],
       rows: [...PARTITIONS]
@@ -990,6 +1027,16 @@ describe.skipIf(!db.available)("every panel's SQL on MariaDB, loaded through the
             ])
             .pipe(Effect.withClock(stoppedClock(PARTITIONS[0]!.commitAt)))
           expect(replay).toEqual({ inserted: 0, duplicates: 300 })
+          // dead letters as the consumer counts them: with a batch's transaction, at its instant
+          for (const [i, dl] of DEAD_LETTERS.entries()) {
+            const marks = Array.from({ length: dl.n }, (_, k) => ({
+              topic: dl.topic,
+              partition: 9,
+              offset: String(i * 100 + k),
+              reasonClass: dl.reasonClass,
+            }))
+            yield* store.store(GROUP, [], [], marks).pipe(Effect.withClock(stoppedClock(dl.at)))
+          }
         }).pipe(Effect.provide(Mysql.clientLayer(Mysql.urlOf(database), 2)))
       }),
     )
@@ -1273,6 +1320,7 @@ describe.skipIf(!db.available)("every panel's SQL on MariaDB, loaded through the
           .sort(),
       ).toEqual([
         "Consumer progress per partition",
+        "Dead-lettered records",
         "Newest event age",
         "Oldest partition commit",
         "Recent server errors (5xx)",

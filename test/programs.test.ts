@@ -11,8 +11,8 @@ import { Effect } from "effect"
 import { ROOT } from "../harness/Paths.ts"
 import * as Programs from "../harness/Programs.ts"
 
-const programs = (["demo", "producer", "consumer", "migrate", "api", "simulator"] as const).filter((p) =>
-  existsSync(join(ROOT, `src/programs/${p}.ts`)),
+const programs = (["demo", "producer", "consumer", "migrate", "api", "simulator", "dlq"] as const).filter(
+  (p) => existsSync(join(ROOT, `src/programs/${p}.ts`)),
 )
 const readsTopicMap = programs.filter((p) => ["demo", "producer", "consumer", "api"].includes(p))
 

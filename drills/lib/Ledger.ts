@@ -40,6 +40,8 @@ export interface Answered {
   readonly kcat?: number
   /** Hostile requests that reached the application (counted by the API itself). */
   readonly hostile?: number
+  /** Valid events the runner wrote to a topic itself (the column-narrowed drill). */
+  readonly injected?: number
 }
 
 export interface LedgerInput {
@@ -80,7 +82,13 @@ export const ledger = (d: Drill, input: LedgerInput) =>
   Effect.gen(function* () {
     yield* d.migrated
     const a = input.answered
-    const total = (a.simulator ?? 0) + (a.producer ?? 0) + (a.probes ?? 0) + (a.kcat ?? 0) + (a.hostile ?? 0)
+    const total =
+      (a.simulator ?? 0) +
+      (a.producer ?? 0) +
+      (a.probes ?? 0) +
+      (a.kcat ?? 0) +
+      (a.hostile ?? 0) +
+      (a.injected ?? 0)
     const expectedRows = total - input.dropped - input.failed - input.unlogged
     const counted = yield* Effect.scoped(Effect.flatMap(Mysql.clientOn(Mysql.urlOf(d.db.name)), totals)).pipe(
       Effect.mapError(
@@ -167,6 +175,7 @@ export const trafficLedger = (
     readonly dlqExpected?: number
     readonly kcat?: number
     readonly hostile?: number
+    readonly injected?: number
   } = {},
 ) =>
   ledger(d, {
@@ -175,6 +184,7 @@ export const trafficLedger = (
       ...(t.producer === undefined ? {} : { producer: t.producer.produced }),
       ...(extra.kcat === undefined ? {} : { kcat: extra.kcat }),
       ...(extra.hostile === undefined ? {} : { hostile: extra.hostile }),
+      ...(extra.injected === undefined ? {} : { injected: extra.injected }),
       probes: d.probes.answered,
     },
     dropped: t.api.final.dropped + (t.producer?.dropped ?? 0),

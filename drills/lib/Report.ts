@@ -12,6 +12,7 @@ export const ledgerLine = (l: Ledger): string => {
     a.simulator === undefined ? undefined : `sim ${fmt(a.simulator)}`,
     a.producer === undefined ? undefined : `producer ${fmt(a.producer)}`,
     a.kcat === undefined ? undefined : `kcat ${fmt(a.kcat)}`,
+    a.injected === undefined ? undefined : `injected ${fmt(a.injected)}`,
     a.hostile === undefined ? undefined : `hostile ${fmt(a.hostile)}`,
     a.probes === undefined ? undefined : `probes ${fmt(a.probes)}`,
   ].filter((p): p is string => p !== undefined)

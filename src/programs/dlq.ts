@@ -76,10 +76,11 @@ const readState = (map: TopicMap, timeoutSeconds: number) =>
     const ledger = { ...map.deadLetter, name: ledgerTopicOf(map.deadLetter.name), partitions: 1 }
     yield* admin.ensureTopics([map.deadLetter, ledger])
     const timeout = Duration.seconds(timeoutSeconds)
-    const parked = (yield* readToEnd(map.deadLetter.name, { timeout })).map(parkedOf)
+    const records = yield* readToEnd([map.deadLetter.name, ledger.name], { timeout })
+    const parked = records.filter((r) => r.topic === map.deadLetter.name).map(parkedOf)
     const replayed = new Set(
-      (yield* readToEnd(ledger.name, { timeout })).flatMap((r) =>
-        r.key === null ? [] : [Buffer.from(r.key).toString("utf8")],
+      records.flatMap((r) =>
+        r.topic !== ledger.name || r.key === null ? [] : [Buffer.from(r.key).toString("utf8")],
       ),
     )
     return { parked, replayed, ledger: ledger.name }
@@ -244,7 +245,7 @@ const replay = Command.make(
         const skipped = `skipped: ${int(plan.alreadyReplayed)} re-published before, ${int(plan.duplicates)} parked twice, ${int(plan.withoutSource)} without source headers`
         if (args.dryRun || plan.send.length === 0) {
           yield* Console.log(
-            `apimon dlq: ${int(selected.length)} of ${int(parked.length)} dead letters selected; ${args.dryRun ? "would re-publish" : "re-published"} ${int(plan.send.length)}; ${skipped}`,
+            `apimon dlq: ${args.dryRun ? "would re-publish" : "re-published"} ${int(plan.send.length)} of ${int(selected.length)} selected dead letters (of ${int(parked.length)}); ${skipped}`,
           )
           return
         }
@@ -292,7 +293,7 @@ const replay = Command.make(
         }
         const topics = [...new Set(plan.send.map((p) => p.source.topic))].sort()
         yield* Console.log(
-          `apimon dlq: re-published ${int(plan.send.length)} of ${int(selected.length)} selected dead letters to ${topics.join(", ")}; ${skipped}`,
+          `apimon dlq: re-published ${int(plan.send.length)} of ${int(selected.length)} selected dead letters (of ${int(parked.length)}) to ${topics.join(", ")}; ${skipped}`,
         )
       }).pipe(Effect.scoped),
     ),

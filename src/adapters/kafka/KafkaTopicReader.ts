@@ -1,6 +1,6 @@
 /**
- * Reads a topic once, from its earliest record to its end as of the start (the `dlq` program's
- * view of the dead-letter topic and of its replay ledger). kafkajs reads only in a consumer
+ * Reads topics once, from their earliest records to their ends as of the start (the `dlq`
+ * program's view of the dead-letter topic and of its replay ledger). kafkajs reads only in a consumer
  * group: this one is named for the read alone, commits nothing, and is deleted afterwards.
  */
 import { Clock, type Duration, Effect, Random, Schedule } from "effect"
@@ -9,20 +9,28 @@ import { KafkaClient, KafkaRequestError } from "./KafkaClient.ts"
 import { rawRecord } from "./KafkaSubscription.ts"
 import type { RawRecord } from "../../domain/Envelope.ts"
 
-/** Every record of `topic` below its high watermarks when the read starts, in partition and offset order. */
-export const readToEnd = (topic: string, options: { readonly timeout?: Duration.DurationInput } = {}) =>
+const at = (topic: string, partition: number) => `${topic}\u0000${partition}`
+
+/**
+ * Every record of the topics below their high watermarks when the read starts, in topic,
+ * partition and offset order; one consumer (one group join) for all of them.
+ */
+export const readToEnd = (
+  topics: ReadonlyArray<string>,
+  options: { readonly timeout?: Duration.DurationInput } = {},
+) =>
   Effect.scoped(
     Effect.gen(function* () {
       const admin = yield* KafkaAdmin
       const client = yield* KafkaClient
-      const ends = new Map(
-        (yield* admin.watermarks(topic))
-          .filter((w) => BigInt(w.high) > BigInt(w.low))
-          .map((w) => [w.partition, BigInt(w.high)]),
-      )
+      const ends = new Map<string, bigint>()
+      for (const topic of topics)
+        for (const w of yield* admin.watermarks(topic))
+          if (BigInt(w.high) > BigInt(w.low)) ends.set(at(topic, w.partition), BigInt(w.high))
+      const described = topics.join(", ")
       if (ends.size === 0) return []
       const records: Array<RawRecord> = []
-      const reached = new Set<number>()
+      const reached = new Set<string>()
       const groupId = `${client.clientId}-read-${(yield* Clock.currentTimeMillis).toString(36)}-${(yield* Random.nextIntBetween(0, 2 ** 30)).toString(36)}`
       const consumer = client.kafka.consumer({ groupId, allowAutoTopicCreation: false, maxWaitTimeInMs: 200 })
       yield* Effect.acquireRelease(
@@ -36,22 +44,23 @@ export const readToEnd = (topic: string, options: { readonly timeout?: Duration.
       )
       yield* Effect.tryPromise({
         try: async () => {
-          await consumer.subscribe({ topics: [topic], fromBeginning: true })
+          await consumer.subscribe({ topics: [...topics], fromBeginning: true })
           await consumer.run({
             autoCommit: false,
             eachBatch: async ({ batch }) => {
-              const end = ends.get(batch.partition)
+              const id = at(batch.topic, batch.partition)
+              const end = ends.get(id)
               if (end === undefined) return
               for (const m of batch.messages) {
                 if (BigInt(m.offset) >= end) break
-                records.push(rawRecord(topic, batch.partition, m))
+                records.push(rawRecord(batch.topic, batch.partition, m))
               }
               const last = batch.messages[batch.messages.length - 1]
-              if (last !== undefined && BigInt(last.offset) + 1n >= end) reached.add(batch.partition)
+              if (last !== undefined && BigInt(last.offset) + 1n >= end) reached.add(id)
             },
           })
         },
-        catch: (cause) => new KafkaRequestError({ operation: `read ${topic}`, cause }),
+        catch: (cause) => new KafkaRequestError({ operation: `read ${described}`, cause }),
       })
       const done = Effect.sync(() => [...ends.keys()].every((p) => reached.has(p)))
       yield* done.pipe(
@@ -59,9 +68,17 @@ export const readToEnd = (topic: string, options: { readonly timeout?: Duration.
         Effect.timeoutFail({
           duration: options.timeout ?? "60 seconds",
           onTimeout: () =>
-            new KafkaRequestError({ operation: `read ${topic} to its end`, cause: new Error("timed out") }),
+            new KafkaRequestError({
+              operation: `read ${described} to the end`,
+              cause: new Error("timed out"),
+            }),
         }),
       )
-      return records.sort((a, b) => a.partition - b.partition || Number(BigInt(a.offset) - BigInt(b.offset)))
+      return records.sort(
+        (a, b) =>
+          (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : 0) ||
+          a.partition - b.partition ||
+          Number(BigInt(a.offset) - BigInt(b.offset)),
+      )
     }),
   )
