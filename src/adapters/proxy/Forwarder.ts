@@ -23,7 +23,7 @@
  */
 import type { Agent, ClientRequest, IncomingMessage, ServerResponse } from "node:http"
 import { formatUuidV7 } from "../../domain/EventId.ts"
-import { validRequestId } from "../../domain/RequestLabels.ts"
+import { UNMATCHED, validRequestId } from "../../domain/RequestLabels.ts"
 import { firstValue, REQUEST_ID, requestHeaders, responseHeaders } from "./Headers.ts"
 import { requestFunction, type Upstream } from "./Upstream.ts"
 
@@ -199,6 +199,8 @@ export const make = (options: ForwarderOptions) => {
     let requestBytes = 0
     let responseBytes = 0
     let message: string | undefined
+    /** `(unmatched)` for a request the proxy refused as malformed; else derived from the target. */
+    let endpoint: string | undefined
     let upstreamRequest: ClientRequest | undefined
     let responseStarted = false
 
@@ -209,6 +211,7 @@ export const make = (options: ForwarderOptions) => {
         requestId,
         method,
         target,
+        endpoint,
         status: res.headersSent ? res.statusCode : 499,
         durationMs: performance.now() - start,
         userAgent: req.headers["user-agent"] ?? "",
@@ -237,11 +240,13 @@ export const make = (options: ForwarderOptions) => {
 
     const path = forwardedPath(target, upstream.basePath)
     if (path === undefined) {
+      endpoint = UNMATCHED
       answer(400, "BadRequestError", "malformed request target")
       return
     }
     // RFC 9112 §3.2 (Node's own check answers without a request event: the server turns it off)
     if (req.headers.host === undefined && req.httpVersion === "1.1") {
+      endpoint = UNMATCHED
       answer(400, "BadRequestError", "missing Host header")
       return
     }
