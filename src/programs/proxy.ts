@@ -54,7 +54,7 @@ const options = {
   ),
   port: Options.integer("port").pipe(
     Options.withPseudoName("N"),
-    documented("Port to listen on (0: any free port, printed)", "PROXY_PORT", "8080"),
+    documented("Port to listen on (0 picks a free port, printed)", "PROXY_PORT", "8080"),
     Options.withFallbackConfig(Config.integer("PROXY_PORT").pipe(Config.withDefault(8080))),
   ),
   host: Options.text("host").pipe(
