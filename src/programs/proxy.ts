@@ -163,7 +163,12 @@ const listen = (server: Server, port: number, host: string) =>
         resume(Effect.succeed(typeof address === "object" && address !== null ? address.port : port))
       })
     }),
-    () => Effect.async<void>((resume) => void server.close(() => resume(Effect.void))),
+    // after the drain the server is closed already (Deno never calls back a second close)
+    () =>
+      Effect.async<void>((resume) => {
+        if (!server.listening) return resume(Effect.void)
+        server.close(() => resume(Effect.void))
+      }),
   )
 
 const command = Command.make("proxy", options, (args) =>

@@ -24,7 +24,7 @@
 import type { Agent, ClientRequest, IncomingMessage, ServerResponse } from "node:http"
 import { formatUuidV7 } from "../../domain/EventId.ts"
 import { UNMATCHED, validRequestId } from "../../domain/RequestLabels.ts"
-import { firstValue, REQUEST_ID, requestHeaders, responseHeaders } from "./Headers.ts"
+import { firstValue, headerObject, REQUEST_ID, requestHeaders, responseHeaders } from "./Headers.ts"
 import { requestFunction, type Upstream } from "./Upstream.ts"
 
 /** One request the proxy answered (or saw end), for its event. */
@@ -251,14 +251,16 @@ export const make = (options: ForwarderOptions) => {
       return
     }
 
-    const headers = requestHeaders(req.rawHeaders, {
-      upstreamHost: upstream.host,
-      requestId,
-      clientAddress: req.socket.remoteAddress,
-      clientHost: req.headers.host,
-      protocol: "http",
-      chunked: req.headers["transfer-encoding"] !== undefined,
-    })
+    const headers = headerObject(
+      requestHeaders(req.rawHeaders, {
+        upstreamHost: upstream.host,
+        requestId,
+        clientAddress: req.socket.remoteAddress,
+        clientHost: req.headers.host,
+        protocol: "http",
+        chunked: req.headers["transfer-encoding"] !== undefined,
+      }),
+    )
 
     const forward = (attempt: number): void => {
       const upReq = send({
@@ -272,7 +274,15 @@ export const make = (options: ForwarderOptions) => {
       })
       upstreamRequest = upReq
       let settled = false
-      const responseTimer = setTimeout(() => upReq.destroy(new ProxyTimeout("response")), timeoutMs)
+      // which of the proxy's timeouts ended the request (Deno's ClientRequest emits an error of
+      // its own, not the one given to destroy)
+      let timedOut: ProxyTimeout | undefined
+      const timeout = (phase: ProxyTimeout["phase"]) => () => {
+        timedOut ??= new ProxyTimeout(phase)
+        upReq.destroy(timedOut)
+      }
+      const failure = (error: Error) => classify(timedOut ?? error, { timeoutMs, connectTimeoutMs })
+      const responseTimer = setTimeout(timeout("response"), timeoutMs)
       let connectTimer: ReturnType<typeof setTimeout> | undefined
       const clearTimers = () => {
         clearTimeout(responseTimer)
@@ -280,11 +290,11 @@ export const make = (options: ForwarderOptions) => {
       }
       upReq.once("socket", (socket) => {
         if (!socket.connecting) return
-        connectTimer = setTimeout(() => upReq.destroy(new ProxyTimeout("connect")), connectTimeoutMs)
+        connectTimer = setTimeout(timeout("connect"), connectTimeoutMs)
         socket.once("connect", () => clearTimeout(connectTimer))
       })
       // the socket silent for too long, before or during the response
-      upReq.setTimeout(timeoutMs, () => upReq.destroy(new ProxyTimeout("idle")))
+      upReq.setTimeout(timeoutMs, timeout("idle"))
 
       upReq.on("error", (error) => {
         clearTimers()
@@ -300,12 +310,11 @@ export const make = (options: ForwarderOptions) => {
             staleConnection(error)
           )
             return forward(1)
-          const [status, name, text] = classify(error, { timeoutMs, connectTimeoutMs })
+          const [status, name, text] = failure(error)
           answer(status, name, text)
           return
         }
-        const [, , text] = classify(error, { timeoutMs, connectTimeoutMs })
-        message = `response cut: ${text}`
+        message = `response cut: ${failure(error)[2]}`
         res.destroy()
       })
 
@@ -331,8 +340,7 @@ export const make = (options: ForwarderOptions) => {
           clearTimers()
           if (settled) return
           settled = true
-          const [, , text] = classify(error, { timeoutMs, connectTimeoutMs })
-          message = `response cut: ${text}`
+          message = `response cut: ${failure(error)[2]}`
           res.destroy()
         })
       })

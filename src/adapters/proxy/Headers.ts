@@ -7,8 +7,8 @@
  * writes a `Content-Length` body as it is and chunks the others) and keeps its own connections
  * alive on each side.
  *
- * Headers travel as Node's raw lists (`[name, value, name, value…]`): the case and the order
- * of the fields, and repeated fields such as `Set-Cookie`, pass unchanged.
+ * Headers are read from Node's raw lists (`[name, value, name, value…]`): the case and the
+ * order of the fields, and repeated fields such as `Set-Cookie`, pass unchanged.
  */
 
 /** The fields that are hop-by-hop whatever `Connection` says (lower case). */
@@ -107,24 +107,28 @@ export const requestHeaders = (raw: ReadonlyArray<string>, from: ForwardedFrom):
 const REPLACED_ON_RESPONSE: ReadonlySet<string> = new Set([REQUEST_ID])
 
 /**
- * The headers of the response sent to the client, as an object for `writeHead` (a field that
- * came more than once becomes a list, written as as many lines): the upstream's end-to-end
- * fields and the request id.
+ * A raw header list as an object (for `http.request` and `writeHead`: Deno's `node:http` takes
+ * no raw lists): a field that came more than once becomes a list, written as as many lines.
  */
-export const responseHeaders = (
-  raw: ReadonlyArray<string>,
-  requestId: string,
-): Record<string, string | Array<string>> => {
-  const kept = endToEnd(raw, REPLACED_ON_RESPONSE)
+export const headerObject = (raw: ReadonlyArray<string>): Record<string, string | Array<string>> => {
   const out: Record<string, string | Array<string>> = {}
-  for (let i = 0; i < kept.length; i += 2) {
-    const name = kept[i]!
-    const value = kept[i + 1]!
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!
+    const value = raw[i + 1]!
     if (name === "__proto__") continue
     const previous = out[name]
     out[name] =
       previous === undefined ? value : Array.isArray(previous) ? [...previous, value] : [previous, value]
   }
+  return out
+}
+
+/** The headers of the response sent to the client: the upstream's end-to-end fields and the request id. */
+export const responseHeaders = (
+  raw: ReadonlyArray<string>,
+  requestId: string,
+): Record<string, string | Array<string>> => {
+  const out = headerObject(endToEnd(raw, REPLACED_ON_RESPONSE))
   out["x-request-id"] = requestId
   return out
 }
