@@ -101,7 +101,7 @@ const startProxy = (ctx: BenchContext, port: number, map: string, logging: boole
         ...(logging ? [] : ["--no-logging"]),
       ],
       {
-        env: { TOPIC_MAP: map, LOG_LEVEL: "Warning" },
+        env: { TOPIC_MAP: map, LOG_LEVEL: "WARN" },
         nodeFlags: profileFlags(ctx, logging ? "proxy" : "proxy-off"),
       },
     )
