@@ -14,7 +14,16 @@ import { COMPOSE_FILE, ROOT } from "./Paths.ts"
 import * as Command from "./Command.ts"
 import * as Process from "./Process.ts"
 
-export type Program = "api" | "consumer" | "producer" | "simulator" | "migrate" | "demo" | "maintain" | "dlq"
+export type Program =
+  | "api"
+  | "consumer"
+  | "producer"
+  | "simulator"
+  | "migrate"
+  | "demo"
+  | "maintain"
+  | "dlq"
+  | "proxy"
 
 /** `tsx`: the TypeScript sources through the loader; `compiled`: dist/ after `npm run build`. */
 export type Runtime = "tsx" | "compiled"
@@ -49,7 +58,7 @@ export const scriptLine = (script: string, nodeFlags: ReadonlyArray<string> = []
 
 /** Variables of the parent that would steer a program away from the settings it is given. */
 const STEERING =
-  /^(KAFKA_|MYSQL_|TOPIC_MAP|CONSUMER_|PRODUCER_|SIMULATOR_|API_|DEMO_|LOG_|GRAFANA_|PUBLISHER_|RETENTION_|PARTITIONS_|MAINTAIN_)/
+  /^(KAFKA_|MYSQL_|TOPIC_MAP|CONSUMER_|PRODUCER_|SIMULATOR_|API_|DEMO_|LOG_|GRAFANA_|PUBLISHER_|RETENTION_|PARTITIONS_|MAINTAIN_|DLQ_|PROXY_)/
 
 /**
  * This process's environment without the variables that steer a program (a developer's own
@@ -175,5 +184,15 @@ export const composeNodeFlags: Effect.Effect<NodeFlags, HarnessError> = Effect.g
   return flags
 })
 
-const PROGRAMS: ReadonlyArray<string> = ["api", "consumer", "producer", "simulator", "migrate", "demo", "dlq"]
+const PROGRAMS: ReadonlyArray<string> = [
+  "api",
+  "consumer",
+  "producer",
+  "simulator",
+  "migrate",
+  "demo",
+  "maintain",
+  "dlq",
+  "proxy",
+]
 const isProgram = (name: string): name is Program => PROGRAMS.includes(name)

@@ -166,6 +166,7 @@ describe("compose.yaml", () => {
         "migrate",
         "mysql",
         "producer",
+        "proxy",
         "simulator",
       ].sort(),
     )
@@ -320,6 +321,7 @@ describe("the programs' environment", () => {
       "maintain",
       "migrate",
       "producer",
+      "proxy",
       "simulator",
     ])
     for (const p of programs) {
@@ -547,6 +549,21 @@ describe("the pieces agree", () => {
     expect(services.api!.healthcheck!.test.join(" ")).toContain(`http://127.0.0.1:${port}/health`)
     expect(envOf("simulator").SIMULATOR_URL).toBe(`http://api:${port}`)
     expect(envOf("api").API_HOST).toBe("0.0.0.0")
+  })
+
+  it("proxy: in front of the API's port, on a port of its own, health-checked through to the API", () => {
+    const proxy = envOf("proxy")
+    expect(proxy.PROXY_UPSTREAM).toBe(`http://api:${envOf("api").API_PORT}`)
+    expect(services.proxy!.ports).toEqual([`${proxy.PROXY_PORT}:${proxy.PROXY_PORT}`])
+    // every other published port is taken (Kafka UI has 8080)
+    const published = Object.entries(services)
+      .filter(([name]) => name !== "proxy")
+      .flatMap(([, s]) => (s.ports ?? []).map((p) => p.split(":")[0]))
+    expect(published).not.toContain(proxy.PROXY_PORT)
+    expect(services.proxy!.healthcheck!.test.join(" ")).toContain(
+      `http://127.0.0.1:${proxy.PROXY_PORT}/health`,
+    )
+    expect(services.proxy!.depends_on).toMatchObject({ api: { condition: "service_healthy" } })
   })
 })
 
