@@ -49,12 +49,15 @@ const handler = (request: http.IncomingMessage, response: http.ServerResponse) =
 const routeOf = (request: http.IncomingMessage) =>
   request.url?.startsWith("/users/") ? "/users/:id" : undefined
 
+const portOf = (address: string | AddressInfo | null) =>
+  typeof address === "object" && address !== null ? address.port : 0
+
 const serve = async (listener: http.RequestListener) => {
   const server = http.createServer(listener)
   server.listen(0, "127.0.0.1")
   await once(server, "listening")
   return {
-    url: baseUrl((server.address() as AddressInfo).port),
+    url: baseUrl(portOf(server.address())),
     stop: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections()
