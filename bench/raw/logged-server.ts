@@ -3,7 +3,8 @@
  * logger (worker mode, the package's default) or without, for the `node`, `express` and
  * `fastify` parts. `GET /users/:id` answers a small JSON document; `GET /__elu` answers the main
  * thread's event-loop busy time so far (ms), what the logger costs the thread that serves
- * requests, apart from its worker. Prints `listening on PORT` once ready.
+ * requests, apart from its worker. Prints `listening on PORT` once ready (the logger connected
+ * to Kafka: its worker's start-up is not measured).
  *
  *   tsx bench/raw/logged-server.ts --framework node --port 18440 --logging --map FILE
  */
@@ -45,7 +46,11 @@ const startNode = async (port: number, map: string | undefined) => {
 
 const startExpress = async (port: number, map: string | undefined) => {
   const app = express()
-  if (map !== undefined) app.use(ExpressLogger.requestLogger({ service: SERVICE, topicMap: map }))
+  if (map !== undefined) {
+    const logger = ExpressLogger.requestLogger({ service: SERVICE, topicMap: map })
+    await logger.ready
+    app.use(logger)
+  }
   app.get("/__elu", (_req, res) => {
     res.type("application/json").send(busyMs())
   })
@@ -58,7 +63,11 @@ const startExpress = async (port: number, map: string | undefined) => {
 
 const startFastify = async (port: number, map: string | undefined) => {
   const app = Fastify()
-  if (map !== undefined) await app.register(FastifyLogger.requestLogger({ service: SERVICE, topicMap: map }))
+  if (map !== undefined) {
+    const logger = FastifyLogger.requestLogger({ service: SERVICE, topicMap: map })
+    await logger.ready
+    await app.register(logger)
+  }
   app.get("/__elu", async (_req, reply) => reply.type("application/json").send(busyMs()))
   app.get<{ Params: { id: string } }>("/users/:id", async (req, reply) =>
     reply.type("application/json").send(body(req.params.id)),

@@ -50,7 +50,7 @@ export const requestLogger = (options: ExpressLoggerOptions): ExpressRequestLogg
         template ??= templateOf(request.baseUrl, value)
       },
     })
-    response.once("close", () => {
+    response.on("close", () => {
       const finished = response.writableFinished
       const headers = request.headers
       core.log({

@@ -44,7 +44,8 @@ export const requestLogger = (options: NodeLoggerOptions): NodeRequestLogger => 
     ) =>
     (request: Req, response: Res): void => {
       const start = core.now()
-      response.once("close", () => {
+      // `on`, not `once`: close comes once, and `once` allocates a wrapper per request
+      response.on("close", () => {
         const finished = response.writableFinished
         const template = route?.(request)
         const headers = request.headers
