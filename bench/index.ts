@@ -2,7 +2,7 @@
  * `npm run bench`: apimon against the machine's limits and against a naive pipeline, on the
  * local Kafka broker and MariaDB. See bench/README.md.
  *
- *   npm run bench -- [consumer|api|proxy|freshness|producer|memory|dashboards ...] [--quick]
+ *   npm run bench -- [consumer|api|node|express|fastify|proxy|freshness|producer|memory|dashboards ...] [--quick]
  *                    [--rounds N] [--json FILE] [--profile DIR] [--verbose] [--tsx]
  *
  * Exit status: 0 when every part ran, whatever its figures (targets are reported, never
@@ -21,16 +21,30 @@ import { type PartResult, render } from "./lib/Table.ts"
 import * as Api from "./parts/Api.ts"
 import * as Consumer from "./parts/Consumer.ts"
 import * as Dashboards from "./parts/Dashboards.ts"
+import * as Frameworks from "./parts/Frameworks.ts"
 import * as Freshness from "./parts/Freshness.ts"
 import * as Memory from "./parts/Memory.ts"
 import * as Producer from "./parts/Producer.ts"
 import * as ReverseProxy from "./parts/Proxy.ts"
 
-type PartName = "consumer" | "api" | "proxy" | "freshness" | "producer" | "memory" | "dashboards"
+type PartName =
+  | "consumer"
+  | "api"
+  | "proxy"
+  | "node"
+  | "express"
+  | "fastify"
+  | "freshness"
+  | "producer"
+  | "memory"
+  | "dashboards"
 
 const PARTS: Record<PartName, (ctx: BenchContext) => Effect.Effect<PartResult, unknown>> = {
   consumer: Consumer.run,
   api: Api.run,
+  node: Frameworks.run("node"),
+  express: Frameworks.run("express"),
+  fastify: Frameworks.run("fastify"),
   proxy: ReverseProxy.run,
   freshness: Freshness.run,
   producer: Producer.run,
@@ -42,6 +56,9 @@ const ORDER: ReadonlyArray<PartName> = [
   "producer",
   "consumer",
   "api",
+  "node",
+  "express",
+  "fastify",
   "proxy",
   "freshness",
   "memory",

@@ -1,6 +1,6 @@
 /**
  * `tsx src/programs/proxy.ts --upstream URL`: a logging reverse proxy for an API in any
- * language (docs/architecture.md §9). Every request is forwarded to the upstream, its answer
+ * language (docs/architecture.md §10). Every request is forwarded to the upstream, its answer
  * streamed back, and one RequestEvent per request published through the Publisher: Kafka when
  * KAFKA_BROKERS is set (or with `--publisher kafka`), else in memory.
  *

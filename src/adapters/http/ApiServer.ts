@@ -40,7 +40,8 @@ export const config = Config.all({
 })
 
 const serve = (chaos: Chaos.ChaosSettings, logging: boolean, service: string) =>
-  Layer.unwrapEffect(
+  // scoped: the request log's drain lives as long as the server
+  Layer.unwrapScoped(
     Effect.gen(function* () {
       const { app, templates } = yield* Routing.app(chaos)
       if (!logging) return HttpServer.serve(app)

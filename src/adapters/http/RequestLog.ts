@@ -21,16 +21,26 @@
  * - the user agent, the only header that enters the event; neither the query string nor the
  *   body is read here.
  *
- * `record` turns an `AnsweredRequest` into the metrics and the event; it needs none of the
- * HTTP framework's types, so a framework-neutral request-logger core can take its place. The
- * response is already written when it runs, so publishing never adds latency; `publish` only
- * offers to a bounded buffer and counts a drop when it is full.
+ * - the sizes: the request's `content-length`, and the response body's length when known.
+ *
+ * `record` counts the request in the metrics and hands it to the request-logger core
+ * (docs/architecture.md §9), the same core as the Node, Express, Fastify and Hono adapters': a
+ * bounded ring the drain empties beside the requests, building the events and handing them to the
+ * `Publisher`. A request the ring cannot take is counted in `/metrics` as unlogged.
  */
-import { HttpApp, HttpServerError, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import {
+  type HttpBody,
+  HttpApp,
+  HttpServerError,
+  HttpServerRequest,
+  HttpServerResponse,
+} from "@effect/platform"
 import { Cause, Clock, Effect, Exit, Option } from "effect"
 import { REQUEST_ID_HEADER, requestIdOf, UNMATCHED } from "../../domain/RequestLabels.ts"
-import { make as makeEvent, methodOf } from "../../domain/RequestEvent.ts"
-import { Publisher } from "../Publisher.ts"
+import { methodOf } from "../../domain/RequestEvent.ts"
+import * as Drain from "../requestlog/Drain.ts"
+import { lengthOf } from "../requestlog/LoggedRequest.ts"
+import { RequestRing } from "../requestlog/Ring.ts"
 import { ErrorAnswer } from "./ErrorAnswers.ts"
 import * as MatchedRoute from "./MatchedRoute.ts"
 import { RequestMetrics } from "./RequestMetrics.ts"
@@ -48,6 +58,8 @@ export interface AnsweredRequest {
   readonly userAgent: string
   /** Why it failed, free of request values (for statuses ≥ 400). */
   readonly message: string | undefined
+  readonly requestBytes: number | undefined
+  readonly responseBytes: number | undefined
 }
 
 export interface LoggingOptions {
@@ -55,7 +67,13 @@ export interface LoggingOptions {
   readonly service: string
   /** The templates of the app's routes, for requests no route took. */
   readonly templates: RouteTemplates
+  /** Requests buffered at most between the request path and the drain (default 16 384). */
+  readonly bufferSize?: number
 }
+
+/** The length of a response body, when it is known before it is written. */
+const bodyLength = (body: HttpBody.HttpBody): number | undefined =>
+  body._tag === "Empty" ? 0 : "contentLength" in body ? body.contentLength : undefined
 
 const interruptionMessage = (status: number) =>
   status === 499 ? "client closed the request" : status === 503 ? "server shutting down" : undefined
@@ -63,14 +81,24 @@ const interruptionMessage = (status: number) =>
 /** The status and message of what the app answered; its response has been written already. */
 const outcomeOf = <E>(
   exit: Exit.Exit<HttpServerResponse.HttpServerResponse, E>,
-): Effect.Effect<{ readonly status: number; readonly message: string | undefined }> =>
+): Effect.Effect<{
+  readonly status: number
+  readonly message: string | undefined
+  readonly responseBytes: number | undefined
+}> =>
   Exit.matchEffect(exit, {
-    onSuccess: (response) => Effect.succeed({ status: response.status, message: undefined }),
+    onSuccess: (response) =>
+      Effect.succeed({
+        status: response.status,
+        message: undefined,
+        responseBytes: bodyLength(response.body),
+      }),
     onFailure: (cause) =>
       Effect.map(HttpServerError.causeResponse(cause), ([response]) => {
         const failure = Option.getOrUndefined(Cause.failureOption(cause))
         return {
           status: response.status,
+          responseBytes: bodyLength(response.body),
           message:
             failure instanceof ErrorAnswer ? failure.error.message : interruptionMessage(response.status),
         }
@@ -93,37 +121,43 @@ const routeOfWith =
       }),
     )
 
-/** The middleware, over the `Publisher` and `RequestMetrics` of its context. */
+/**
+ * The middleware, over the `Publisher` and `RequestMetrics` of its context. Scoped: the drain
+ * runs as long as the scope, and closing it publishes what the ring still holds.
+ */
 export const make = (options: LoggingOptions) =>
   Effect.gen(function* () {
-    const publisher = yield* Publisher
     const metrics = yield* RequestMetrics
     const routeOf = routeOfWith(options.templates)
+    const ring = new RequestRing(options.bufferSize ?? 16_384)
+    // Clock.currentTimeNanos counts from the epoch: the entries' time base starts there
+    yield* Drain.start(ring, { service: options.service, timeOrigin: 0 })
 
     const record = (answered: AnsweredRequest) =>
-      Effect.gen(function* () {
-        const durationMs = Math.max(0, Number(answered.endNanos - answered.startNanos) / 1e6)
-        const method = methodOf(answered.method)
-        yield* metrics.record({ method, route: answered.route, status: answered.status, durationMs })
-        const event = yield* makeEvent({
-          requestId: answered.requestId,
-          timestamp: new Date(yield* Clock.currentTimeMillis),
-          service: options.service,
-          source: "api",
-          endpoint: answered.route,
-          method,
-          statusCode: answered.status,
-          responseTimeMs: durationMs,
+      Effect.suspend(() => {
+        const start = Number(answered.startNanos) / 1e6
+        const end = Number(answered.endNanos) / 1e6
+        const taken = ring.offer({
+          method: answered.method,
+          route: answered.route,
+          status: answered.status,
+          start,
+          end,
           userAgent: answered.userAgent,
-          message: answered.status >= 400 ? (answered.message ?? `HTTP ${answered.status}`) : undefined,
+          requestId: answered.requestId,
+          message: answered.message,
+          requestBytes: answered.requestBytes,
+          responseBytes: answered.responseBytes,
         })
-        yield* publisher.publish(event)
-      }).pipe(
+        const observed = metrics.record({
+          method: methodOf(answered.method),
+          route: answered.route,
+          status: answered.status,
+          durationMs: Math.max(0, end - start),
+        })
         // never silently lost: counted in /metrics as unlogged
-        Effect.catchAllCause((cause) =>
-          Effect.zipRight(metrics.recordUnlogged, Effect.logWarning("api: could not log a request", cause)),
-        ),
-      )
+        return taken ? observed : Effect.zipRight(observed, metrics.recordUnlogged)
+      })
 
     return <E, R>(httpApp: HttpApp.Default<E, R>) =>
       Effect.gen(function* () {
@@ -136,7 +170,7 @@ export const make = (options: LoggingOptions) =>
         const matched = yield* MatchedRoute.make
         const exit = yield* Effect.exit(Effect.provideService(httpApp, MatchedRoute.MatchedRoute, matched))
         const endNanos = yield* Clock.currentTimeNanos
-        const { status, message } = yield* outcomeOf(exit)
+        const { status, message, responseBytes } = yield* outcomeOf(exit)
         const route = yield* routeOf(request, matched)
         yield* record({
           requestId,
@@ -147,6 +181,8 @@ export const make = (options: LoggingOptions) =>
           endNanos,
           userAgent: request.headers["user-agent"] ?? "",
           message,
+          requestBytes: lengthOf(request.headers["content-length"]),
+          responseBytes,
         })
         return yield* exit
       })

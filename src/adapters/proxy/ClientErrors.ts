@@ -1,5 +1,5 @@
 /**
- * What the proxy answers for requests that never reach the handler (docs/architecture.md §9),
+ * What the proxy answers for requests that never reach the handler (docs/architecture.md §10),
  * each reported like any other request (endpoint `(unmatched)`), never forwarded:
  *
  * - a request Node's HTTP parser rejects (a bad request line, a bad header, a conflicting

@@ -1,5 +1,5 @@
 /**
- * The proxy's one seam into the pipeline (docs/architecture.md §9): a `LogRequest` takes one
+ * The proxy's one seam into the pipeline (docs/architecture.md §10): a `LogRequest` takes one
  * labelled request and returns at once. `publisherLog` only appends it to a bounded list (a
  * request past `MAX_PENDING` waiting ones is dropped and counted); a fiber takes the list every
  * `DRAIN_EVERY`, builds the events and hands them to the `Publisher` of the context (which

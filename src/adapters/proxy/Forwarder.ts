@@ -1,5 +1,5 @@
 /**
- * The proxy's request handler (docs/architecture.md §9): forwards one request to the upstream
+ * The proxy's request handler (docs/architecture.md §10): forwards one request to the upstream
  * and its answer back, streaming both bodies chunk by chunk with back-pressure (nothing is
  * buffered whole), and reports every request once, as an `Answered`, when its response has
  * ended one way or another.

@@ -1,5 +1,5 @@
 /**
- * The headers a reverse proxy passes on, in both directions (docs/architecture.md §9).
+ * The headers a reverse proxy passes on, in both directions (docs/architecture.md §10).
  *
  * Hop-by-hop fields (RFC 9110 §7.6.1) describe one connection, not the message, and are never
  * forwarded: `Connection` and every field it names, `Keep-Alive`, `Proxy-Connection`, `TE`,

@@ -1,0 +1,47 @@
+/**
+ * The settings of a request logger as plain data: what an application passes to an adapter, and
+ * what crosses to the logger's worker thread (so: no functions, no decoded topic map).
+ */
+import type { TopicMapFile } from "../../domain/TopicMap.ts"
+
+export interface LoggerSettings {
+  /** The events' `service`: which API this is (1–64 characters). */
+  readonly service: string
+  /** Kafka bootstrap brokers; default `KAFKA_BROKERS`, else localhost:9092. */
+  readonly brokers?: ReadonlyArray<string> | undefined
+  /** Default `KAFKA_CLIENT_ID`, else `apimon`. */
+  readonly clientId?: string | undefined
+  /**
+   * The topic map: as `topics.json` holds it, or the path of such a file; default `TOPIC_MAP`,
+   * else `topics.json` in the working directory, else the built-in map.
+   */
+  readonly topicMap?: TopicMapFile | string | undefined
+  /** Request entries buffered at most before they are dropped (and counted); default 65 536. */
+  readonly bufferSize?: number | undefined
+  /** A request header naming the consumer (an API key): stored only as its keyed hash. */
+  readonly consumerHeader?: string | undefined
+  /** The secret of that hash (required with `consumerHeader`). */
+  readonly consumerSecret?: string | undefined
+  /** Distinct normalised paths per service before `(other)`, for requests without a template (default 500). */
+  readonly endpointLimit?: number | undefined
+  /**
+   * `worker` (default): events are built and sent to Kafka on a worker thread, the request path
+   * only buffers; `inline`: on the application's thread, beside the requests.
+   */
+  readonly mode?: "worker" | "inline" | undefined
+}
+
+export const DEFAULT_BUFFER_SIZE = 65_536
+
+/** The settings as plain data (an adapter's options also hold callbacks, which stay on its thread). */
+export const dataOf = (s: LoggerSettings): LoggerSettings => ({
+  service: s.service,
+  brokers: s.brokers === undefined ? undefined : [...s.brokers],
+  clientId: s.clientId,
+  topicMap: s.topicMap,
+  bufferSize: s.bufferSize,
+  consumerHeader: s.consumerHeader,
+  consumerSecret: s.consumerSecret,
+  endpointLimit: s.endpointLimit,
+  mode: s.mode,
+})
