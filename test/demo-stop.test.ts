@@ -47,7 +47,9 @@ describe("demo stop paths (a real process)", () => {
     "--duration: the same order, the same ledger",
     () =>
       Effect.gen(function* () {
-        const proc = yield* Programs.start("demo", ["--port", "0", "--rate", "300", "--duration", "3"], { env })
+        const proc = yield* Programs.start("demo", ["--port", "0", "--rate", "300", "--duration", "3"], {
+          env,
+        })
         const exit = yield* Process.waitExit(proc, "90 seconds")
         check(proc.lines)
         expect(Process.exitCode(exit)).toBe(0)

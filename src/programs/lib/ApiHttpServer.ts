@@ -28,7 +28,9 @@ export const layer = (options: ServerOptions) =>
       const drain = Layer.scopedDiscard(
         Effect.addFinalizer(() =>
           Effect.gen(function* () {
-            yield* Effect.logInfo(`${program}: stopping: no new connections; answering the requests in flight`)
+            yield* Effect.logInfo(
+              `${program}: stopping: no new connections; answering the requests in flight`,
+            )
             const { abandoned } = yield* graceful.drain(drainTimeout ?? "15 seconds")
             if (abandoned > 0)
               yield* Effect.logWarning(
@@ -41,7 +43,9 @@ export const layer = (options: ServerOptions) =>
       )
       return drain.pipe(
         Layer.provideMerge(
-          ApiServer.layer(api).pipe(Layer.provideMerge(NodeHttpServer.layer(graceful.create, { port, host }))),
+          ApiServer.layer(api).pipe(
+            Layer.provideMerge(NodeHttpServer.layer(graceful.create, { port, host })),
+          ),
         ),
       )
     }),

@@ -41,7 +41,9 @@ export const kafkaClient = (brokers: Option.Option<ReadonlyArray<string>>) =>
     onNone: () => Kafka.KafkaClient.layerConfig(),
     onSome: (list) =>
       Layer.unwrapEffect(
-        Effect.map(Settings.kafkaClientId, (clientId) => Kafka.KafkaClient.layer({ brokers: list, clientId })),
+        Effect.map(Settings.kafkaClientId, (clientId) =>
+          Kafka.KafkaClient.layer({ brokers: list, clientId }),
+        ),
       ),
   })
 
@@ -127,7 +129,10 @@ const kafkaBack = (topicMap: TopicMap, program: string, subscription: Kafka.Kafk
         Kafka.KafkaPublisher.layer(topicMap).pipe(Layer.provide(Layer.succeedContext(context)), Layer.orDie),
       ),
     ),
-  ).pipe(Layer.provideMerge(Kafka.consumerLayer(topicMap, subscription)), Layer.merge(mysqlUntilReachable(program)))
+  ).pipe(
+    Layer.provideMerge(Kafka.consumerLayer(topicMap, subscription)),
+    Layer.merge(mysqlUntilReachable(program)),
+  )
 
 /** The back of a pipeline (and its front, as a service). */
 export const pipeline = (
