@@ -2,7 +2,7 @@
  * Settings read from the environment through Effect `Config` (docs/architecture.md §7). Defaults meet the
  * local stack that `compose.yaml` publishes. Flags of the programs override these.
  */
-import { Config, LogLevel, Redacted } from "effect"
+import { Config, ConfigError, Either, LogLevel, Redacted } from "effect"
 
 export const kafkaBrokers = Config.array(Config.string(), "KAFKA_BROKERS").pipe(
   Config.withDefault(["localhost:9092"]),
@@ -20,13 +20,41 @@ export const topicMapPath = Config.option(Config.string("TOPIC_MAP"))
 
 export const consumerGroup = Config.string("CONSUMER_GROUP").pipe(Config.withDefault("apimon-consumer"))
 
-export const logLevel = Config.logLevel("LOG_LEVEL").pipe(Config.withDefault(LogLevel.Info))
+const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "all", "off"]
 
-export const logFormat = Config.literal(
-  "pretty",
-  "json",
-  "logfmt",
-)("LOG_FORMAT").pipe(Config.withDefault("logfmt"))
+/** `LOG_LEVEL`: case-insensitive, as Effect labels the levels. */
+export const logLevel = Config.string("LOG_LEVEL").pipe(
+  Config.withDefault("info"),
+  Config.mapOrFail((text) => {
+    const level = LogLevel.allLevels.find((l) => l.label === text.toUpperCase())
+    return level === undefined
+      ? Either.left(
+          ConfigError.InvalidData(
+            [],
+            `LOG_LEVEL=${text} is not a log level; set it to one of ${LOG_LEVELS.join(", ")} (default info)`,
+          ),
+        )
+      : Either.right(level)
+  }),
+)
+
+const LOG_FORMATS = ["logfmt", "json", "pretty"] as const
+export type LogFormat = (typeof LOG_FORMATS)[number]
+const isLogFormat = (text: string): text is LogFormat => LOG_FORMATS.some((f) => f === text)
+
+export const logFormat = Config.string("LOG_FORMAT").pipe(
+  Config.withDefault("logfmt"),
+  Config.mapOrFail((text) =>
+    isLogFormat(text)
+      ? Either.right(text)
+      : Either.left(
+          ConfigError.InvalidData(
+            [],
+            `LOG_FORMAT=${text} is not a log format; set it to one of ${LOG_FORMATS.join(", ")} (default logfmt)`,
+          ),
+        ),
+  ),
+)
 
 /** Whether the real adapters are configured (both variables set), for `npm start`. */
 export const realInfrastructure = Config.all({

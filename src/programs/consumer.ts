@@ -8,14 +8,15 @@
  *   tsx src/programs/consumer.ts [--replay] [--group apimon-consumer]
  */
 import { Command, Options } from "@effect/cli"
-import { Clock, Config, Console, Duration, Effect, Fiber, Layer, Option, Schedule } from "effect"
+import { Clock, Config, Console, Duration, Effect, Fiber, Option, Schedule } from "effect"
 import * as Kafka from "../adapters/kafka/index.ts"
 import { LogStore } from "../adapters/LogStore.ts"
-import * as Mysql from "../adapters/mysql/index.ts"
 import * as Settings from "../adapters/Settings.ts"
+import * as Infrastructure from "./lib/Infrastructure.ts"
 import { runCli } from "./lib/Main.ts"
 import * as Shared from "./lib/Options.ts"
 import { makeStats, runProjector, totalLag } from "./lib/Projector.ts"
+import { UsageError } from "./lib/ProgramErrors.ts"
 import { int } from "./lib/Report.ts"
 
 const options = {
@@ -43,30 +44,13 @@ const options = {
   brokers: Shared.brokers,
 }
 
-/**
- * The MySQL store, waiting for the server: while it is unreachable, one line says where and the
- * connection is retried with backoff (0.5 s doubling, at most 30 s), forever. Other failures
- * (bad credentials, missing tables) stop the program with their message.
- */
-const mysqlUntilReachable = Mysql.layer.pipe(
-  Layer.tapError((error) =>
-    Mysql.isConnectionError(error)
-      ? Effect.logWarning(`consumer: ${error.message}; retrying with backoff`)
-      : Effect.void,
-  ),
-  Layer.retry(
-    Schedule.exponential("500 millis", 2).pipe(
-      Schedule.union(Schedule.spaced("30 seconds")),
-      Schedule.jittered,
-      Schedule.whileInput((error: unknown) => Mysql.isConnectionError(error)),
-    ),
-  ),
-)
-
 const command = Command.make("consumer", options, (args) =>
   Effect.gen(function* () {
     if (args.sessionTimeout < 1)
-      return yield* Effect.fail(new Error("--session-timeout must be at least 1 second"))
+      return yield* new UsageError({
+        problem: `--session-timeout ${args.sessionTimeout} is too short`,
+        hint: "give at least 1 second (the broker accepts 6 to 300 by default; the default is 30)",
+      })
     const topicMap = yield* Shared.loadTopicMap(args.topicMap)
     const stats = makeStats()
     const sessionMs = args.sessionTimeout * 1000
@@ -75,10 +59,7 @@ const command = Command.make("consumer", options, (args) =>
       sessionTimeout: sessionMs,
       heartbeatInterval: Math.min(3_000, Math.floor(sessionMs / 3)),
     }
-    const client = Kafka.KafkaClient.layer({
-      brokers: yield* Shared.resolveBrokers(args.brokers),
-      clientId: yield* Settings.kafkaClientId,
-    })
+    const client = Infrastructure.kafkaClient(Shared.brokerList(args.brokers))
 
     const run = Effect.gen(function* () {
       const store = yield* LogStore
@@ -145,7 +126,10 @@ const command = Command.make("consumer", options, (args) =>
     })
 
     return yield* run.pipe(
-      Effect.provide([Kafka.consumerLayer(topicMap, { client, subscription }), mysqlUntilReachable]),
+      Effect.provide([
+        Kafka.consumerLayer(topicMap, { client, subscription }),
+        Infrastructure.mysqlUntilReachable("consumer"),
+      ]),
     )
   }),
 ).pipe(Command.withDescription("Project every topic of the map into MySQL, exactly once"))

@@ -17,6 +17,7 @@ import type { LogStoreError } from "../adapters/LogStore.ts"
 import * as Mysql from "../adapters/mysql/index.ts"
 import * as Settings from "../adapters/Settings.ts"
 import { runCli } from "./lib/Main.ts"
+import { UsageError } from "./lib/ProgramErrors.ts"
 
 const MIGRATIONS = fileURLToPath(new URL("../../migrations", import.meta.url))
 
@@ -71,7 +72,11 @@ const whileUnreachable = (seconds: number) =>
 
 const command = Command.make("migrate", options, (args) =>
   Effect.gen(function* () {
-    if (args.wait < 0) return yield* Effect.fail(new Error("--wait must be ≥ 0"))
+    if (args.wait < 0)
+      return yield* new UsageError({
+        problem: `--wait ${args.wait} is negative`,
+        hint: "give the seconds to keep retrying, or 0 to try once",
+      })
     const url = args.url
     // the database, created if missing: also the proof that the server is up
     const database = yield* Mysql.createDatabase(url).pipe(Effect.retry(whileUnreachable(args.wait)))

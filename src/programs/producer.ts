@@ -8,12 +8,12 @@
  */
 import { Command, Options } from "@effect/cli"
 import { Clock, Config, Console, Effect, Fiber, Option, Random, Schedule } from "effect"
-import * as Kafka from "../adapters/kafka/index.ts"
 import { Publisher } from "../adapters/Publisher.ts"
-import * as Settings from "../adapters/Settings.ts"
+import * as Infrastructure from "./lib/Infrastructure.ts"
 import { runCli } from "./lib/Main.ts"
 import * as Shared from "./lib/Options.ts"
 import { produce } from "./lib/Producer.ts"
+import { DeliveryError, UsageError } from "./lib/ProgramErrors.ts"
 import { int } from "./lib/Report.ts"
 
 const options = {
@@ -44,10 +44,16 @@ const options = {
 
 const command = Command.make("producer", options, (args) =>
   Effect.gen(function* () {
-    if (args.rate < 0) return yield* Effect.fail(new Error("--rate must be ≥ 0"))
-    if (Option.isNone(args.count) && Option.isNone(args.duration) && args.rate === 0) {
-      return yield* Effect.fail(new Error("--rate 0 (unthrottled) needs --count or --duration"))
-    }
+    if (args.rate < 0)
+      return yield* new UsageError({
+        problem: `--rate ${args.rate} is negative`,
+        hint: "give events per second, or 0 for as fast as Kafka takes them",
+      })
+    if (Option.isNone(args.count) && Option.isNone(args.duration) && args.rate === 0)
+      return yield* new UsageError({
+        problem: "--rate 0 (unthrottled) would never stop",
+        hint: "add --count or --duration",
+      })
     const topicMap = yield* Shared.loadTopicMap(args.topicMap)
     const seed = yield* Option.match(args.seed, {
       onNone: () => Random.nextIntBetween(0, 2 ** 31),
@@ -87,16 +93,12 @@ const command = Command.make("producer", options, (args) =>
       yield* Fiber.interrupt(reporter)
       const s = yield* report(true)
       if (s.failed > 0 || s.dropped > 0) {
-        return yield* Effect.fail(
-          new Error(`${int(s.failed)} events failed and ${int(s.dropped)} were dropped`),
-        )
+        return yield* new DeliveryError({ failed: s.failed, dropped: s.dropped })
       }
     })
-    const client = Kafka.KafkaClient.layer({
-      brokers: yield* Shared.resolveBrokers(args.brokers),
-      clientId: yield* Settings.kafkaClientId,
-    })
-    return yield* run.pipe(Effect.provide(Kafka.publisherLayer(topicMap, { client })))
+    return yield* run.pipe(
+      Effect.provide(Infrastructure.publisher("kafka", topicMap, Shared.brokerList(args.brokers))),
+    )
   }),
 ).pipe(Command.withDescription("Write synthetic request events to the topics of the map"))
 

@@ -8,6 +8,10 @@ import { NodeHttpServer } from "@effect/platform-node"
 import { type Duration, Effect, Layer } from "effect"
 import * as ApiServer from "../../adapters/http/ApiServer.ts"
 import * as GracefulHttp from "./GracefulHttp.ts"
+import { PortInUseError } from "./ProgramErrors.ts"
+
+const codeOf = (u: unknown): unknown =>
+  typeof u === "object" && u !== null && "code" in u ? u.code : undefined
 
 export interface ServerOptions extends ApiServer.ApiOptions {
   readonly port: number
@@ -41,12 +45,14 @@ export const layer = (options: ServerOptions) =>
           }),
         ),
       )
-      return drain.pipe(
-        Layer.provideMerge(
-          ApiServer.layer(api).pipe(
-            Layer.provideMerge(NodeHttpServer.layer(graceful.create, { port, host })),
-          ),
+      // "address in use" as one line that says what to do, not an empty ServeError
+      const server = NodeHttpServer.layer(graceful.create, { port, host }).pipe(
+        Layer.mapError((error) =>
+          codeOf(error.cause) === "EADDRINUSE"
+            ? new PortInUseError({ host, port, flag: "--port (or API_PORT)" })
+            : error,
         ),
       )
+      return drain.pipe(Layer.provideMerge(ApiServer.layer(api).pipe(Layer.provideMerge(server))))
     }),
   )

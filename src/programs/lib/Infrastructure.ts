@@ -9,7 +9,7 @@
  * builds for its traffic and closes (flushed) before its summary. The Kafka topics are ensured
  * once, when the back (or a publisher alone) is built.
  */
-import { Context, Effect, Layer, Option, Schedule } from "effect"
+import { Context, Duration, Effect, Layer, Option, Schedule } from "effect"
 import type { TopicMap } from "../../domain/TopicMap.ts"
 import type { DeadLetters } from "../../adapters/DeadLetters.ts"
 import * as Kafka from "../../adapters/kafka/index.ts"
@@ -64,16 +64,18 @@ export const publisher = (
  */
 export const mysqlUntilReachable = (program: string) =>
   Mysql.layer.pipe(
-    Layer.tapError((error) =>
-      Mysql.isConnectionError(error)
-        ? Effect.logWarning(`${program}: ${error.message}; retrying with backoff (Ctrl-C to stop)`)
-        : Effect.void,
-    ),
     Layer.retry(
-      Schedule.exponential("500 millis", 2).pipe(
-        Schedule.union(Schedule.spaced("30 seconds")),
-        Schedule.jittered,
+      Schedule.delays(
+        Schedule.exponential("500 millis", 2).pipe(Schedule.union(Schedule.spaced("30 seconds")), Schedule.jittered),
+      ).pipe(
+        Schedule.intersect(Schedule.identity<unknown>()),
         Schedule.whileInput((error: unknown) => Mysql.isConnectionError(error)),
+        // one line per failed attempt, with the delay before the next one
+        Schedule.tapOutput(([delay, error]) =>
+          Effect.logWarning(
+            `${program}: ${error instanceof Error ? error.message : String(error)}; retrying in ${(Duration.toMillis(delay) / 1000).toFixed(1)}s (Ctrl-C to stop)`,
+          ),
+        ),
       ),
     ),
   )

@@ -1,44 +1,83 @@
 /**
  * What every entrypoint shares: the logger from Config (stderr, so stdout carries the
- * program's own output), clean one-line errors for expected failures, and `runMain`, which
- * turns SIGINT/SIGTERM into interruption so every scope closes in order.
+ * program's own output), one line naming the problem and what to do for every failure a user
+ * can cause, and `runMain`, which turns SIGINT/SIGTERM into interruption so every scope closes
+ * in order.
  */
 import { Command, ValidationError } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
-import { Cause, Console, Effect, Layer, Logger } from "effect"
+import { Cause, ConfigError, Console, Effect, Layer, Logger, LogLevel } from "effect"
 import * as Settings from "../../adapters/Settings.ts"
+import { UsageError } from "./ProgramErrors.ts"
 
 export const VERSION = "0.1.0"
 
 /** Logs to stderr in the format and at the level the environment asks for. */
-export const loggerLayer = Layer.unwrapEffect(
-  Effect.gen(function* () {
-    const format = yield* Settings.logFormat
-    const level = yield* Settings.logLevel
-    const logger =
+export const loggerLayer = (format: Settings.LogFormat, level: LogLevel.LogLevel) =>
+  Layer.merge(
+    Logger.replace(
+      Logger.defaultLogger,
       format === "json"
         ? Logger.withConsoleError(Logger.jsonLogger)
         : format === "logfmt"
           ? Logger.withConsoleError(Logger.logfmtLogger)
-          : Logger.prettyLogger({ stderr: true })
-    return Layer.merge(Logger.replace(Logger.defaultLogger, logger), Logger.minimumLogLevel(level))
-  }).pipe(Effect.orDie),
-)
+          : Logger.prettyLogger({ stderr: true }),
+    ),
+    Logger.minimumLogLevel(level),
+  )
 
-const messageOf = (error: unknown): string =>
-  typeof error === "object" && error !== null && "message" in error && typeof error.message === "string"
-    ? error.message
-    : String(error)
+/** The messages of a ConfigError (they name the variable and the problem, see Settings). */
+export const describeConfigError = (error: ConfigError.ConfigError): string =>
+  ConfigError.reduceWithContext(error, undefined, {
+    andCase: (_, left: string, right: string) => `${left}; ${right}`,
+    orCase: (_, left: string, right: string) => `${left}; ${right}`,
+    invalidDataCase: (_, path, message) =>
+      message.includes("=") || path.length === 0 ? message : `${path.join(".")}: ${message}`,
+    missingDataCase: (_, path, message) => `${path.join(".")} is not set: ${message}`,
+    sourceUnavailableCase: (_, path, message) => `${path.join(".")}: ${message}`,
+    unsupportedCase: (_, path, message) => `${path.join(".")}: ${message}`,
+  })
+
+/** `--log-level` is @effect/cli's own option: a wrong value would read as an unknown argument. */
+const LOG_LEVELS = LogLevel.allLevels.map((l) => l._tag.toLowerCase())
+const checkLogLevelFlag = (argv: ReadonlyArray<string>) =>
+  Effect.forEach(argv, (arg, i) => {
+    const value = arg === "--log-level" ? argv[i + 1] : arg.startsWith("--log-level=") ? arg.slice(12) : null
+    return value === null || (value !== undefined && LOG_LEVELS.includes(value))
+      ? Effect.void
+      : new UsageError({
+          problem: `--log-level ${value ?? "(no value)"} is not a log level`,
+          hint: `use one of ${LOG_LEVELS.join(", ")}`,
+        })
+  })
+
+const messageOf = (error: unknown): string => {
+  if (ConfigError.isConfigError(error)) return describeConfigError(error)
+  const message =
+    typeof error === "object" && error !== null && "message" in error && typeof error.message === "string"
+      ? error.message
+      : ""
+  if (message !== "") return message
+  const tag = typeof error === "object" && error !== null && "_tag" in error ? String(error._tag) : String(error)
+  const cause = typeof error === "object" && error !== null && "cause" in error ? messageOf(error.cause) : ""
+  return cause === "" ? tag : `${tag}: ${cause}`
+}
 
 /**
- * Runs a program's command line. Expected failures print `apimon <name>: <message>` and exit 1;
- * a defect (a bug) prints its full cause.
+ * Runs a program's command line. Expected failures print `apimon <name>: <problem>; <what to
+ * do>` and exit 1; a defect (a bug) prints its full cause.
  */
 export const runCli = <Name extends string, E, A>(
   name: string,
   command: Command.Command<Name, NodeContext.NodeContext, E, A>,
 ): void => {
-  const cli = Command.run(command, { name: `apimon ${name}`, version: VERSION })(process.argv).pipe(
+  const cli = Effect.gen(function* () {
+    yield* checkLogLevelFlag(process.argv.slice(2))
+    const logging = yield* Effect.all({ format: Settings.logFormat, level: Settings.logLevel })
+    return yield* Command.run(command, { name: `apimon ${name}`, version: VERSION })(process.argv).pipe(
+      Effect.provide(loggerLayer(logging.format, logging.level)),
+    )
+  }).pipe(
     Effect.tapErrorCause((cause) => {
       if (Cause.isInterruptedOnly(cause)) return Effect.void
       const failure = Cause.failureOption(cause)
@@ -50,7 +89,7 @@ export const runCli = <Name extends string, E, A>(
       }
       return Console.error(`apimon ${name}: unexpected failure\n${Cause.pretty(cause)}`)
     }),
-    Effect.provide(Layer.merge(NodeContext.layer, loggerLayer)),
+    Effect.provide(NodeContext.layer),
   )
   NodeRuntime.runMain(cli, { disableErrorReporting: true, disablePrettyLogger: true })
 }

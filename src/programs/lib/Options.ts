@@ -29,15 +29,11 @@ export const brokers = Options.text("brokers").pipe(
   Options.optional,
 )
 
-/** The brokers the flag names, else KAFKA_BROKERS, else localhost:9092. */
-export const resolveBrokers = (flag: Option.Option<string>) =>
-  Option.match(flag, {
-    onNone: () => Settings.kafkaBrokers,
-    onSome: (list) =>
-      Effect.succeed(
-        list
-          .split(",")
-          .map((b) => b.trim())
-          .filter((b) => b !== ""),
-      ),
-  })
+/** The brokers a `--brokers` flag names (none: KAFKA_BROKERS, else localhost:9092). */
+export const brokerList = (flag: Option.Option<string>): Option.Option<ReadonlyArray<string>> =>
+  Option.map(flag, (list) =>
+    list
+      .split(",")
+      .map((b) => b.trim())
+      .filter((b) => b !== ""),
+  )
