@@ -61,3 +61,6 @@ export const realInfrastructure = Config.all({
   kafka: Config.option(Config.string("KAFKA_BROKERS")),
   mysql: Config.option(Config.redacted("MYSQL_URL")),
 })
+
+/** `NO_COLOR` (any value): plain text, no ANSI colours (https://no-color.org). */
+export const noColor = Config.option(Config.string("NO_COLOR"))

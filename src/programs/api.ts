@@ -88,7 +88,9 @@ const command = Command.make("api", options, (args) =>
     return yield* Effect.gen(function* () {
       const address = yield* HttpServer.addressFormattedWith((url) => Effect.succeed(url))
       // the port really bound (--port 0 picks a free one)
-      const port = yield* HttpServer.addressWith((a) => Effect.succeed(a._tag === "TcpAddress" ? a.port : args.port))
+      const port = yield* HttpServer.addressWith((a) =>
+        Effect.succeed(a._tag === "TcpAddress" ? a.port : args.port),
+      )
       const local = args.host === "0.0.0.0" || args.host === "::" ? `http://localhost:${port}` : address
       yield* Console.log(`apimon api: listening on ${address}`)
       yield* Console.log(`  docs:    ${local}/docs   (OpenAPI: ${local}/openapi.json)`)

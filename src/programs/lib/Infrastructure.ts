@@ -66,7 +66,10 @@ export const mysqlUntilReachable = (program: string) =>
   Mysql.layer.pipe(
     Layer.retry(
       Schedule.delays(
-        Schedule.exponential("500 millis", 2).pipe(Schedule.union(Schedule.spaced("30 seconds")), Schedule.jittered),
+        Schedule.exponential("500 millis", 2).pipe(
+          Schedule.union(Schedule.spaced("30 seconds")),
+          Schedule.jittered,
+        ),
       ).pipe(
         Schedule.intersect(Schedule.identity<unknown>()),
         Schedule.whileInput((error: unknown) => Mysql.isConnectionError(error)),

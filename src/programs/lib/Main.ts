@@ -6,7 +6,7 @@
  */
 import { Command, ValidationError } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
-import { Cause, ConfigError, Console, Effect, Layer, Logger, LogLevel } from "effect"
+import { Cause, ConfigError, Console, Effect, Layer, Logger, LogLevel, Option } from "effect"
 import * as Settings from "../../adapters/Settings.ts"
 import { UsageError } from "./ProgramErrors.ts"
 
@@ -51,6 +51,27 @@ const checkLogLevelFlag = (argv: ReadonlyArray<string>) =>
         })
   })
 
+const ANSI = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, "g")
+// @effect/cli's generic sentences ("A user-defined piece of text.", "This option can be set from
+// environment variables."): every apimon option says what it is, its default and its variable
+const GENERIC =
+  /\n\s*(A user-defined piece of text( that is confidential)?|A true or false value|An integer|A floating point number|A file|An existing file|A file or directory|A directory|One of the following: [^\n]*|This option can be set from environment variables|This setting is optional)\.?\n/g
+
+/** The console @effect/cli prints help to: without its generic sentence; plain text when asked. */
+const helpConsole = (base: Console.Console, plain: boolean): Console.Console => {
+  const clean = (u: unknown) => {
+    if (typeof u !== "string") return u
+    // twice: a match takes the line break the next one starts with
+    const text = u.replace(GENERIC, "\n").replace(GENERIC, "\n")
+    return plain ? text.replace(ANSI, "") : text
+  }
+  return {
+    ...base,
+    log: (...args: ReadonlyArray<unknown>) => base.log(...args.map(clean)),
+    error: (...args: ReadonlyArray<unknown>) => base.error(...args.map(clean)),
+  }
+}
+
 const messageOf = (error: unknown): string => {
   if (ConfigError.isConfigError(error)) return describeConfigError(error)
   const message =
@@ -58,7 +79,8 @@ const messageOf = (error: unknown): string => {
       ? error.message
       : ""
   if (message !== "") return message
-  const tag = typeof error === "object" && error !== null && "_tag" in error ? String(error._tag) : String(error)
+  const tag =
+    typeof error === "object" && error !== null && "_tag" in error ? String(error._tag) : String(error)
   const cause = typeof error === "object" && error !== null && "cause" in error ? messageOf(error.cause) : ""
   return cause === "" ? tag : `${tag}: ${cause}`
 }
@@ -74,9 +96,10 @@ export const runCli = <Name extends string, E, A>(
   const cli = Effect.gen(function* () {
     yield* checkLogLevelFlag(process.argv.slice(2))
     const logging = yield* Effect.all({ format: Settings.logFormat, level: Settings.logLevel })
-    return yield* Command.run(command, { name: `apimon ${name}`, version: VERSION })(process.argv).pipe(
-      Effect.provide(loggerLayer(logging.format, logging.level)),
-    )
+    const plain = !process.stdout.isTTY || Option.isSome(yield* Settings.noColor)
+    return yield* Command.run(command, { name: `apimon ${name}`, version: VERSION })(process.argv)
+      .pipe(Effect.provide(loggerLayer(logging.format, logging.level)))
+      .pipe((run) => Effect.consoleWith((base) => Effect.withConsole(run, helpConsole(base, plain))))
   }).pipe(
     Effect.tapErrorCause((cause) => {
       if (Cause.isInterruptedOnly(cause)) return Effect.void
