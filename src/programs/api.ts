@@ -12,7 +12,7 @@
  */
 import { Command, Options } from "@effect/cli"
 import { HttpServer } from "@effect/platform"
-import { Config, Console, Effect, Layer, Option } from "effect"
+import { Console, Effect, Layer, Option } from "effect"
 import * as ApiServer from "../adapters/http/ApiServer.ts"
 import * as Settings from "../adapters/Settings.ts"
 import * as ApiHttpServer from "./lib/ApiHttpServer.ts"
@@ -25,37 +25,56 @@ const DRAIN_TIMEOUT = "15 seconds"
 
 const options = {
   port: Options.integer("port").pipe(
-    Options.withDescription("Port to listen on"),
-    Options.withFallbackConfig(Config.integer("API_PORT").pipe(Config.withDefault(8000))),
+    Options.withPseudoName("PORT"),
+    Shared.documented("Port to listen on; 0 picks a free one (printed at the start)", "API_PORT", "8000"),
+    Options.withFallbackConfig(Settings.api.port),
   ),
   host: Options.text("host").pipe(
-    Options.withDescription("Address to bind (0.0.0.0: every interface, as in a container)"),
-    Options.withFallbackConfig(Config.string("API_HOST").pipe(Config.withDefault("0.0.0.0"))),
+    Options.withPseudoName("ADDRESS"),
+    Shared.documented(
+      "Address to bind; 0.0.0.0 is every interface, as in a container",
+      "API_HOST",
+      "0.0.0.0",
+    ),
+    Options.withFallbackConfig(Settings.api.host),
   ),
   publisher: Options.choice("publisher", ["kafka", "memory"]).pipe(
-    Options.withDescription("Where events go (default: kafka when KAFKA_BROKERS is set, else memory)"),
+    Shared.documented(
+      "Where the events go: kafka, or memory (they stay in this process)",
+      "KAFKA_BROKERS (set: kafka)",
+      "kafka when KAFKA_BROKERS is set, else memory",
+    ),
     Options.optional,
   ),
   topicMap: Shared.topicMap,
   chaos: Options.boolean("chaos").pipe(
-    Options.withDescription("Inject latency and failures (also API_CHAOS=true)"),
+    Shared.documented(
+      "Inject latency and failures, per endpoint (API_CHAOS_PROFILE)",
+      "API_CHAOS=true",
+      "off",
+    ),
   ),
   failureRate: Options.float("failure-rate").pipe(
-    Options.withDescription(
-      "Share of requests failing with 503/500 under chaos (API_FAILURE_RATE, default 0.01)",
+    Options.withPseudoName("SHARE"),
+    Shared.documented(
+      "Share of requests failing with 503 or 500 under chaos, 0 to 1",
+      "API_FAILURE_RATE",
+      "0.01",
     ),
     Options.optional,
   ),
   latencyScale: Options.float("latency-scale").pipe(
-    Options.withDescription("Multiplies every endpoint's latency under chaos (API_LATENCY_SCALE, default 1)"),
+    Options.withPseudoName("FACTOR"),
+    Shared.documented("Multiplies every endpoint's latency under chaos", "API_LATENCY_SCALE", "1"),
     Options.optional,
   ),
   seed: Options.integer("seed").pipe(
-    Options.withDescription("Seed of the sample catalogue (API_SEED, default 42)"),
+    Options.withPseudoName("N"),
+    Shared.documented("Seed of the sample catalogue (users, products, stock)", "API_SEED", "42"),
     Options.optional,
   ),
   noLogging: Options.boolean("no-logging").pipe(
-    Options.withDescription(
+    Shared.flagOnly(
       "Turn the logging middleware off (no events are published): only to measure its cost (npm run bench -- api)",
     ),
   ),

@@ -8,7 +8,7 @@
  *   tsx src/programs/consumer.ts [--replay] [--group apimon-consumer]
  */
 import { Command, Options } from "@effect/cli"
-import { Clock, Config, Console, Duration, Effect, Fiber, Option, Schedule } from "effect"
+import { Clock, Console, Duration, Effect, Fiber, Option, Schedule } from "effect"
 import * as Kafka from "../adapters/kafka/index.ts"
 import { LogStore } from "../adapters/LogStore.ts"
 import * as Settings from "../adapters/Settings.ts"
@@ -21,24 +21,37 @@ import { int } from "./lib/Report.ts"
 
 const options = {
   group: Options.text("group").pipe(
-    Options.withDescription("Consumer group id (CONSUMER_GROUP; default apimon-consumer)"),
+    Options.withPseudoName("GROUP"),
+    Shared.documented(
+      "Consumer group id: each group keeps its own positions",
+      "CONSUMER_GROUP",
+      "apimon-consumer",
+    ),
     Options.withFallbackConfig(Settings.consumerGroup),
   ),
   replay: Options.boolean("replay").pipe(
-    Options.withDescription(
+    Shared.flagOnly(
       "Clear the projections and this group's offsets, then rebuild them from the earliest offsets",
     ),
   ),
   idleExit: Options.integer("idle-exit").pipe(
-    Options.withDescription("Exit once caught up and idle for this many seconds (for jobs and smoke tests)"),
-    Options.withFallbackConfig(Config.integer("CONSUMER_IDLE_EXIT")),
+    Options.withPseudoName("SECONDS"),
+    Shared.documented(
+      "Exit once caught up and idle for this many seconds (for jobs and smoke tests)",
+      "CONSUMER_IDLE_EXIT",
+      "never",
+    ),
+    Options.withFallbackConfig(Settings.consumer.idleExit),
     Options.optional,
   ),
   sessionTimeout: Options.integer("session-timeout").pipe(
-    Options.withDescription(
-      "Seconds without a heartbeat before the group hands this consumer's partitions to another (CONSUMER_SESSION_TIMEOUT; default 30; the broker accepts 6 to 300 by default)",
+    Options.withPseudoName("SECONDS"),
+    Shared.documented(
+      "Seconds without a heartbeat before the group hands this consumer's partitions to another (the broker accepts 6 to 300 by default)",
+      "CONSUMER_SESSION_TIMEOUT",
+      "30",
     ),
-    Options.withFallbackConfig(Config.integer("CONSUMER_SESSION_TIMEOUT").pipe(Config.withDefault(30))),
+    Options.withFallbackConfig(Settings.consumer.sessionTimeout),
   ),
   topicMap: Shared.topicMap,
   brokers: Shared.brokers,

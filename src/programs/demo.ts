@@ -10,7 +10,7 @@
  */
 import { Command, Options } from "@effect/cli"
 import { HttpServer } from "@effect/platform"
-import { Config, Console, Effect, Layer, Option, Random } from "effect"
+import { Console, Effect, Layer, Option, Random } from "effect"
 import * as Workload from "../domain/Workload.ts"
 import * as ApiServer from "../adapters/http/ApiServer.ts"
 import * as Settings from "../adapters/Settings.ts"
@@ -26,27 +26,33 @@ import { runSimulator } from "./lib/simulator/index.ts"
 
 const options = {
   duration: Options.integer("duration").pipe(
-    Options.withDescription("Stop after this many seconds (default: run until Ctrl-C)"),
-    Options.withFallbackConfig(Config.integer("DEMO_DURATION")),
+    Options.withPseudoName("SECONDS"),
+    Shared.documented("Stop after this many seconds", "DEMO_DURATION", "run until Ctrl-C"),
+    Options.withFallbackConfig(Settings.demo.duration),
     Options.optional,
   ),
   rate: Options.integer("rate").pipe(
-    Options.withDescription("Requests (or synthetic events) per second"),
-    Options.withFallbackConfig(Config.integer("DEMO_RATE").pipe(Config.withDefault(200))),
+    Options.withPseudoName("PER_SECOND"),
+    Shared.documented("Requests (or synthetic events) per second", "DEMO_RATE", "200"),
+    Options.withFallbackConfig(Settings.demo.rate),
   ),
   source: Options.choice("source", ["api", "synthetic"]).pipe(
-    Options.withDescription("api: the simulator drives the demo API; synthetic: the producer writes events"),
-    Options.withFallbackConfig(
-      Config.literal("api", "synthetic")("DEMO_SOURCE").pipe(Config.withDefault("api")),
+    Shared.documented(
+      "api: the simulator drives the demo API; synthetic: the producer writes events, no API",
+      "DEMO_SOURCE",
+      "api",
     ),
+    Options.withFallbackConfig(Settings.demo.source),
   ),
   port: Options.integer("port").pipe(
-    Options.withDescription("Port of the demo API (0 picks a free port)"),
-    Options.withFallbackConfig(Config.integer("API_PORT").pipe(Config.withDefault(8000))),
+    Options.withPseudoName("PORT"),
+    Shared.documented("Port of the demo API; 0 picks a free one (printed at the start)", "API_PORT", "8000"),
+    Options.withFallbackConfig(Settings.api.port),
   ),
   poisonRate: Options.float("poison-rate").pipe(
-    Options.withDescription("Poison records per event, to show the dead-letter path"),
-    Options.withFallbackConfig(Config.number("DEMO_POISON_RATE").pipe(Config.withDefault(0.002))),
+    Options.withPseudoName("SHARE"),
+    Shared.documented("Poison records per event, to show the dead-letter path", "DEMO_POISON_RATE", "0.002"),
+    Options.withFallbackConfig(Settings.demo.poisonRate),
   ),
   seed: Shared.seed,
   topicMap: Shared.topicMap,
