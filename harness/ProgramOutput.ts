@@ -90,10 +90,14 @@ export const logEntries = (lines: ReadonlyArray<string>): Array<LogEntry> => {
       if (typeof parsed !== "object" || parsed === null || !("logLevel" in parsed)) continue
       const raw = Reflect.get(parsed, "message")
       const parts: Array<unknown> = Array.isArray(raw) ? raw : [raw]
+      // a program's structured fields are its annotations (one message per line, see lib/Main.ts)
+      const annotations: unknown = Reflect.get(parsed, "annotations")
+      const hasFields =
+        typeof annotations === "object" && annotations !== null && Object.keys(annotations).length > 0
       out.push({
         level: String(Reflect.get(parsed, "logLevel")),
         message: String(parts[0]),
-        fields: parts.slice(1),
+        fields: [...parts.slice(1), ...(hasFields ? [annotations] : [])],
         timestamp: String(Reflect.get(parsed, "timestamp")),
       })
     } catch {

@@ -92,7 +92,7 @@ const command = Command.make("consumer", options, (args) =>
         if (stats.records !== last.records) {
           const rate = ((stats.records - last.records) * 1000) / Math.max(1, now - last.at)
           yield* Console.log(
-            `[${((now - started) / 1000).toFixed(0).padStart(5)}s] records ${int(stats.records)} | stored ${int(stats.stored)} | duplicates ${int(stats.duplicates)} | dead-lettered ${int(stats.deadLettered)} | ${int(rate)} records/s | lag ${int(totalLag(stats))}`,
+            `[${((now - started) / 1000).toFixed(0).padStart(5)}s] records ${int(stats.records)} | stored ${int(stats.stored)} | copies already stored ${int(stats.duplicates)} | dead-lettered ${int(stats.deadLettered)} | ${int(rate)} records/s | lag ${int(totalLag(stats))}`,
           )
           last = { at: now, records: stats.records, changedAt: now }
         } else {
@@ -127,7 +127,7 @@ const command = Command.make("consumer", options, (args) =>
         yield* Fiber.interrupt(worker)
         const seconds = Duration.millis((yield* Clock.currentTimeMillis) - started)
         yield* Console.log(
-          `apimon consumer: stopped after ${Duration.format(seconds)}: ${int(stats.records)} records, ${int(stats.stored)} stored, ${int(stats.duplicates)} duplicates, ${int(stats.deadLettered)} dead-lettered`,
+          `apimon consumer: stopped after ${Duration.format(seconds)}: ${int(stats.records)} records, ${int(stats.stored)} stored, ${int(stats.duplicates)} copies already stored (fan-out or redelivery), ${int(stats.deadLettered)} dead-lettered`,
         )
       })
       yield* Effect.raceFirst(Fiber.join(worker), watch).pipe(

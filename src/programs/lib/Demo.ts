@@ -190,7 +190,7 @@ export const runDemo = <E, R, ROut, EF, RF>(args: {
             `apimon demo: final summary after ${seconds.toFixed(1)}s (${args.traffic.name}${interrupted ? ", stopped by a signal" : ""})`,
             closing,
             `  published    ${int(p.accepted)} events: ${int(p.sent)} sent, ${int(p.failed)} failed, ${int(p.dropped)} dropped, ${int(p.queued)} still queued`,
-            `  stored       ${int(rows)} rows added to the log store (${int(stats.duplicates)} fan-out copies ignored)`,
+            `  stored       ${int(rows)} rows added to the log store (${int(stats.duplicates)} copies already stored: fan-out or redelivery)`,
             `  rollups      ${int(result.rollupEvents)} events counted; 5xx ${pct(s.serverErrors, s.events)}, 4xx ${pct(s.clientErrors, s.events)}`,
             `  dead-letter  ${int(stats.deadLettered)} of ${int(poison)} poison records parked with their reason`,
             `  ledger       ${result.balanced ? "balanced: every event stored once, every poison record dead-lettered" : "NOT balanced (see the lines above)"}`,

@@ -6,11 +6,28 @@
  */
 import { Command, ValidationError } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
-import { Cause, ConfigError, Console, Effect, Layer, Logger, LogLevel, Option } from "effect"
+import { Cause, ConfigError, Console, Effect, HashMap, Layer, Logger, LogLevel, Option } from "effect"
 import * as Settings from "../../adapters/Settings.ts"
 import { UsageError } from "./ProgramErrors.ts"
 
 export const VERSION = "0.1.0"
+
+/**
+ * One `message` per line: `Effect.logInfo("text", { fields })` logs two messages, which logfmt
+ * printed as two `message=` keys (the second escaped JSON); the fields become annotations.
+ */
+const oneMessage = <A>(logger: Logger.Logger<unknown, A>): Logger.Logger<unknown, A> =>
+  Logger.make((options) => {
+    const messages = Array.isArray(options.message) ? options.message : [options.message]
+    let annotations = options.annotations
+    const texts: Array<unknown> = []
+    for (const m of messages) {
+      if (typeof m === "object" && m !== null && !Array.isArray(m))
+        for (const [key, value] of Object.entries(m)) annotations = HashMap.set(annotations, key, value)
+      else texts.push(m)
+    }
+    return logger.log({ ...options, message: texts.length === 1 ? texts[0] : texts, annotations })
+  })
 
 /** Logs to stderr in the format and at the level the environment asks for. */
 export const loggerLayer = (format: Settings.LogFormat, level: LogLevel.LogLevel) =>
@@ -18,9 +35,9 @@ export const loggerLayer = (format: Settings.LogFormat, level: LogLevel.LogLevel
     Logger.replace(
       Logger.defaultLogger,
       format === "json"
-        ? Logger.withConsoleError(Logger.jsonLogger)
+        ? Logger.withConsoleError(oneMessage(Logger.jsonLogger))
         : format === "logfmt"
-          ? Logger.withConsoleError(Logger.logfmtLogger)
+          ? Logger.withConsoleError(oneMessage(Logger.logfmtLogger))
           : Logger.prettyLogger({ stderr: true }),
     ),
     Logger.minimumLogLevel(level),
