@@ -1,9 +1,8 @@
 /**
  * What the harness reads of a program's output, each read in one place:
  *
- * - `readProducerTotals`: the producer's final figures. Today they are parsed out of its human
- *   progress line (`done produced N | sent N | failed N | dropped N | queued N | N events/s`);
- *   when the producer prints them as JSON for machines, this is the one function to change.
+ * - `readProducerTotals`: the producer's final figures, from its JSON progress lines
+ *   (`--progress json`), decoded with the program's own `ProducerProgress` Schema.
  * - `readSimulatorSummary`: the simulator's `--json` summary, decoded with the program's own
  *   `SimulatorSummary` Schema.
  * - `readPublisherFinal`: the API's publisher figures as it closed (its JSON log line
@@ -12,6 +11,7 @@
  */
 import { readFileSync } from "node:fs"
 import { Effect, Option, Schema } from "effect"
+import { ProducerProgressJson } from "../src/programs/lib/ProducerProgress.ts"
 import { type SimulatorSummary, SimulatorSummaryJson } from "../src/programs/lib/simulator/index.ts"
 import { HarnessError, messageOf } from "./Errors.ts"
 
@@ -28,24 +28,21 @@ export interface ProducerTotals {
   readonly eventsPerSecond: number
 }
 
-const intOf = (s: string | undefined) => Number((s ?? "0").replace(/,/g, ""))
+const decodeProgress = Schema.decodeUnknownOption(ProducerProgressJson)
 
-const FINAL_LINE =
-  /^done produced ([\d,]+) \| sent ([\d,]+) \| failed ([\d,]+) \| dropped ([\d,]+) \| queued ([\d,]+) \| ([\d,]+) events\/s/
-
-/** The producer's final figures among its output lines, if it printed them. */
+/**
+ * The producer's final figures among its output lines (it runs with `--progress json` or
+ * PRODUCER_PROGRESS=json), decoded with the program's own Schema.
+ */
 export const readProducerTotals = (lines: ReadonlyArray<string>): Option.Option<ProducerTotals> => {
   for (let i = lines.length - 1; i >= 0; i--) {
-    const m = FINAL_LINE.exec(lines[i]!)
-    if (m !== null)
-      return Option.some({
-        produced: intOf(m[1]),
-        sent: intOf(m[2]),
-        failed: intOf(m[3]),
-        dropped: intOf(m[4]),
-        queued: intOf(m[5]),
-        eventsPerSecond: intOf(m[6]),
-      })
+    const line = lines[i]!
+    if (!line.startsWith("{")) continue
+    const decoded = decodeProgress(line)
+    if (Option.isSome(decoded) && decoded.value.kind === "done") {
+      const { produced, sent, failed, dropped, queued, eventsPerSecond } = decoded.value
+      return Option.some({ produced, sent, failed, dropped, queued, eventsPerSecond })
+    }
   }
   return Option.none()
 }
@@ -93,10 +90,14 @@ export const logEntries = (lines: ReadonlyArray<string>): Array<LogEntry> => {
       if (typeof parsed !== "object" || parsed === null || !("logLevel" in parsed)) continue
       const raw = Reflect.get(parsed, "message")
       const parts: Array<unknown> = Array.isArray(raw) ? raw : [raw]
+      // a program's structured fields are its annotations (one message per line, see lib/Main.ts)
+      const annotations: unknown = Reflect.get(parsed, "annotations")
+      const hasFields =
+        typeof annotations === "object" && annotations !== null && Object.keys(annotations).length > 0
       out.push({
         level: String(Reflect.get(parsed, "logLevel")),
         message: String(parts[0]),
-        fields: parts.slice(1),
+        fields: [...parts.slice(1), ...(hasFields ? [annotations] : [])],
         timestamp: String(Reflect.get(parsed, "timestamp")),
       })
     } catch {

@@ -81,3 +81,34 @@ describe("programs", () => {
     expect(result.stderr).toContain("file not found")
   })
 })
+
+describe("--help answers", () => {
+  it.each(
+    programs,
+  )("%s --help: plain text, each option with its default, in apimon's words", async (program) => {
+    // not a terminal (piped): plain text, whatever NO_COLOR says
+    const result = await Effect.runPromise(
+      Programs.run(program, ["--help"], { env: Programs.cleanEnv(), timeout: "60 seconds" }),
+    )
+    expect(result.code).toBe(0)
+    expect(result.stdout).not.toContain(String.fromCharCode(27))
+    for (const generic of [
+      "A user-defined piece of text.",
+      "A true or false value.",
+      "An integer.",
+      "This option can be set from environment variables.",
+    ])
+      expect(result.stdout).not.toContain(generic)
+    // every option of the program (not @effect/cli's built-ins) says its default
+    const options = result.stdout.slice(result.stdout.indexOf("OPTIONS"))
+    const blocks = options.split(/\n(?=--)/).slice(1)
+    const own = blocks.filter(
+      (b) => !/^--(completions|log-level|help|wizard|version)\b/.test(b) && !/^-h\b/.test(b),
+    )
+    expect(own.length).toBeGreaterThan(0)
+    for (const block of own)
+      expect(block, block).toMatch(
+        /Default: .+\. (Environment variable: \S+|No environment variable: a flag only)\./,
+      )
+  }, 90_000)
+})

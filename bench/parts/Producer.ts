@@ -36,7 +36,7 @@ const apimonRound = (ctx: BenchContext, map: string, events: number, round: numb
         ctx,
         "producer",
         "producer",
-        ["--count", String(events), "--rate", "0", "--seed", String(round)],
+        ["--count", String(events), "--rate", "0", "--seed", String(round), "--progress", "json"],
         {
           env: { TOPIC_MAP: map, LOG_LEVEL: "WARN" },
           nodeFlags: round === 1 ? profileFlags(ctx, "producer") : [],

@@ -230,6 +230,9 @@ export const producer = (d: Drill, options: { readonly count: number; readonly r
     d.producerService,
     "--seed",
     String(Math.floor(d.ctx.random() * 2 ** 31)),
+    // final figures for machines (harness/ProgramOutput.ts readProducerTotals)
+    "--progress",
+    "json",
   ])
 
 export interface Started {

@@ -21,6 +21,7 @@
  */
 import { Config, Context, Duration, Effect, Fiber, Option, Schedule } from "effect"
 import { type OutgoingRecord, outgoing } from "../domain/Envelope.ts"
+import { fnv1a } from "../domain/Fnv1a.ts"
 import { encodeJson, type RequestEvent } from "../domain/RequestEvent.ts"
 import { route, type TopicMap } from "../domain/TopicMap.ts"
 
@@ -93,11 +94,7 @@ export const batchingConfig: Config.Config<Partial<BatchingOptions>> = Config.op
 ).pipe(Config.map(Option.match({ onNone: () => ({}), onSome: (bufferSize) => ({ bufferSize }) })))
 
 /** The lane of a key: FNV-1a of its UTF-16 code units, modulo `lanes`. */
-export const laneOf = (key: string, lanes: number): number => {
-  let h = 0x811c9dc5
-  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193)
-  return (h >>> 0) % lanes
-}
+export const laneOf = (key: string, lanes: number): number => fnv1a(key) % lanes
 
 /**
  * A batching, bounded, counting publisher over `send`. Scoped: closing the scope stops

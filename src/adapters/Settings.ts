@@ -2,7 +2,8 @@
  * Settings read from the environment through Effect `Config` (docs/architecture.md §7). Defaults meet the
  * local stack that `compose.yaml` publishes. Flags of the programs override these.
  */
-import { Config, LogLevel, Redacted } from "effect"
+import { Config, ConfigError, Either, LogLevel, Redacted } from "effect"
+import { DEFAULT_ENDPOINT_LIMIT } from "../domain/Endpoints.ts"
 import { DEFAULT_RETENTION } from "../domain/Retention.ts"
 
 export const kafkaBrokers = Config.array(Config.string(), "KAFKA_BROKERS").pipe(
@@ -21,19 +22,107 @@ export const topicMapPath = Config.option(Config.string("TOPIC_MAP"))
 
 export const consumerGroup = Config.string("CONSUMER_GROUP").pipe(Config.withDefault("apimon-consumer"))
 
-export const logLevel = Config.logLevel("LOG_LEVEL").pipe(Config.withDefault(LogLevel.Info))
+const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "all", "off"]
 
-export const logFormat = Config.literal(
-  "pretty",
-  "json",
-  "logfmt",
-)("LOG_FORMAT").pipe(Config.withDefault("logfmt"))
+/** `LOG_LEVEL`: case-insensitive, as Effect labels the levels. */
+export const logLevel = Config.string("LOG_LEVEL").pipe(
+  Config.withDefault("info"),
+  Config.mapOrFail((text) => {
+    const level = LogLevel.allLevels.find((l) => l.label === text.toUpperCase())
+    return level === undefined
+      ? Either.left(
+          ConfigError.InvalidData(
+            [],
+            `LOG_LEVEL=${text} is not a log level; set it to one of ${LOG_LEVELS.join(", ")} (default info)`,
+          ),
+        )
+      : Either.right(level)
+  }),
+)
+
+const LOG_FORMATS = ["logfmt", "json", "pretty"] as const
+export type LogFormat = (typeof LOG_FORMATS)[number]
+const isLogFormat = (text: string): text is LogFormat => LOG_FORMATS.some((f) => f === text)
+
+export const logFormat = Config.string("LOG_FORMAT").pipe(
+  Config.withDefault("logfmt"),
+  Config.mapOrFail((text) =>
+    isLogFormat(text)
+      ? Either.right(text)
+      : Either.left(
+          ConfigError.InvalidData(
+            [],
+            `LOG_FORMAT=${text} is not a log format; set it to one of ${LOG_FORMATS.join(", ")} (default logfmt)`,
+          ),
+        ),
+  ),
+)
 
 /** Whether the real adapters are configured (both variables set), for `npm start`. */
 export const realInfrastructure = Config.all({
   kafka: Config.option(Config.string("KAFKA_BROKERS")),
   mysql: Config.option(Config.redacted("MYSQL_URL")),
 })
+
+/** `NO_COLOR` (any value): plain text, no ANSI colours (https://no-color.org). */
+export const noColor = Config.option(Config.string("NO_COLOR"))
+
+// ---------------------------------------------------------------------------------------------
+// The programs' settings: each the fallback of the flag of the same name (flags win). Their
+// defaults are here once; `--help` and the README's environment table name them.
+
+/** `SEED`: the synthetic data's seed (demo, producer); random when unset. */
+export const seed = Config.integer("SEED")
+
+export const api = {
+  port: Config.integer("API_PORT").pipe(Config.withDefault(8000)),
+  host: Config.string("API_HOST").pipe(Config.withDefault("0.0.0.0")),
+}
+
+export const demo = {
+  duration: Config.integer("DEMO_DURATION"),
+  rate: Config.integer("DEMO_RATE").pipe(Config.withDefault(200)),
+  source: Config.literal("api", "synthetic")("DEMO_SOURCE").pipe(Config.withDefault("api" as const)),
+  poisonRate: Config.number("DEMO_POISON_RATE").pipe(Config.withDefault(0.002)),
+}
+
+export const producer = {
+  rate: Config.integer("PRODUCER_RATE").pipe(Config.withDefault(1000)),
+  duration: Config.integer("PRODUCER_DURATION"),
+  count: Config.integer("PRODUCER_COUNT"),
+  service: Config.string("PRODUCER_SERVICE").pipe(Config.withDefault("synthetic-producer")),
+  progress: Config.literal("text", "json")("PRODUCER_PROGRESS").pipe(Config.withDefault("text" as const)),
+}
+
+export const consumer = {
+  idleExit: Config.integer("CONSUMER_IDLE_EXIT"),
+  sessionTimeout: Config.integer("CONSUMER_SESSION_TIMEOUT").pipe(Config.withDefault(30)),
+}
+
+export const migrate = {
+  grafanaUser: Config.string("GRAFANA_DB_USER").pipe(Config.withDefault("grafana")),
+  grafanaPassword: Config.redacted("GRAFANA_DB_PASSWORD").pipe(Config.withDefault(Redacted.make("grafana"))),
+  wait: Config.integer("MIGRATE_WAIT").pipe(Config.withDefault(30)),
+}
+
+export const simulator = {
+  url: Config.redacted("SIMULATOR_URL").pipe(Config.withDefault(Redacted.make("http://localhost:8000"))),
+  rate: Config.number("SIMULATOR_RATE").pipe(Config.withDefault(100)),
+  duration: Config.number("SIMULATOR_DURATION").pipe(Config.withDefault(30)),
+  stages: Config.string("SIMULATOR_STAGES"),
+  maxInFlight: Config.integer("SIMULATOR_MAX_IN_FLIGHT").pipe(Config.withDefault(256)),
+  /** Default: `Workload.defaultBadRate` (the program gives it: the domain is not imported here). */
+  badRate: Config.number("SIMULATOR_BAD_RATE"),
+  timeout: Config.integer("SIMULATOR_TIMEOUT").pipe(Config.withDefault(5000)),
+  seed: Config.integer("SIMULATOR_SEED"),
+  json: Config.string("SIMULATOR_JSON"),
+  userAgent: Config.string("SIMULATOR_USER_AGENT").pipe(Config.withDefault("apimon-simulator/0.1")),
+  client: Config.literal(
+    "auto",
+    "node-http",
+    "fetch",
+  )("SIMULATOR_CLIENT").pipe(Config.withDefault("auto" as const)),
+}
 
 // ---------------------------------------------------------------------------------------------
 // Retention of the partitioned tables (docs/architecture.md §6), read by the `maintain` program
@@ -70,3 +159,23 @@ export const maintainEveryMinutes = Config.integer("MAINTAIN_EVERY_MINUTES").pip
   Config.withDefault(60),
   atLeastOne("MAINTAIN_EVERY_MINUTES", "minutes"),
 )
+
+// ---------------------------------------------------------------------------------------------
+// The logging reverse proxy (docs/architecture.md §10) and the dead-letter tool
+
+export const proxy = {
+  upstream: Config.string("PROXY_UPSTREAM"),
+  port: Config.integer("PROXY_PORT").pipe(Config.withDefault(8080)),
+  host: Config.string("PROXY_HOST").pipe(Config.withDefault("0.0.0.0")),
+  openapi: Config.string("PROXY_OPENAPI"),
+  serviceName: Config.string("PROXY_SERVICE_NAME"),
+  timeout: Config.integer("PROXY_TIMEOUT").pipe(Config.withDefault(30_000)),
+  connectTimeout: Config.integer("PROXY_CONNECT_TIMEOUT").pipe(Config.withDefault(5_000)),
+  maxEndpoints: Config.integer("PROXY_MAX_ENDPOINTS").pipe(Config.withDefault(DEFAULT_ENDPOINT_LIMIT)),
+  maxSockets: Config.integer("PROXY_MAX_SOCKETS").pipe(Config.withDefault(256)),
+  maxHeaderSize: Config.integer("PROXY_MAX_HEADER_SIZE").pipe(Config.withDefault(16_384)),
+  consumerHeader: Config.string("PROXY_CONSUMER_HEADER"),
+}
+
+/** `DLQ_TIMEOUT`: seconds the dlq program waits for Kafka. */
+export const dlqTimeout = Config.integer("DLQ_TIMEOUT").pipe(Config.withDefault(60))

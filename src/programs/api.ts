@@ -12,13 +12,11 @@
  */
 import { Command, Options } from "@effect/cli"
 import { HttpServer } from "@effect/platform"
-import { NodeHttpServer } from "@effect/platform-node"
-import { Config, Console, Effect, Layer, Option } from "effect"
+import { Console, Effect, Layer, Option } from "effect"
 import * as ApiServer from "../adapters/http/ApiServer.ts"
-import * as Kafka from "../adapters/kafka/index.ts"
-import * as Memory from "../adapters/memory/Memory.ts"
-import { MemoryBroker } from "../adapters/memory/MemoryBroker.ts"
-import * as GracefulHttp from "./lib/GracefulHttp.ts"
+import * as Settings from "../adapters/Settings.ts"
+import * as ApiHttpServer from "./lib/ApiHttpServer.ts"
+import * as Infrastructure from "./lib/Infrastructure.ts"
 import { runCli } from "./lib/Main.ts"
 import * as Shared from "./lib/Options.ts"
 
@@ -27,37 +25,56 @@ const DRAIN_TIMEOUT = "15 seconds"
 
 const options = {
   port: Options.integer("port").pipe(
-    Options.withDescription("Port to listen on"),
-    Options.withFallbackConfig(Config.integer("API_PORT").pipe(Config.withDefault(8000))),
+    Options.withPseudoName("PORT"),
+    Shared.documented("Port to listen on; 0 picks a free one (printed at the start)", "API_PORT", "8000"),
+    Options.withFallbackConfig(Settings.api.port),
   ),
   host: Options.text("host").pipe(
-    Options.withDescription("Address to bind (0.0.0.0: every interface, as in a container)"),
-    Options.withFallbackConfig(Config.string("API_HOST").pipe(Config.withDefault("0.0.0.0"))),
+    Options.withPseudoName("ADDRESS"),
+    Shared.documented(
+      "Address to bind; 0.0.0.0 is every interface, as in a container",
+      "API_HOST",
+      "0.0.0.0",
+    ),
+    Options.withFallbackConfig(Settings.api.host),
   ),
   publisher: Options.choice("publisher", ["kafka", "memory"]).pipe(
-    Options.withDescription("Where events go (default: kafka when KAFKA_BROKERS is set, else memory)"),
+    Shared.documented(
+      "Where the events go: kafka, or memory (they stay in this process)",
+      "KAFKA_BROKERS (set: kafka)",
+      "kafka when KAFKA_BROKERS is set, else memory",
+    ),
     Options.optional,
   ),
   topicMap: Shared.topicMap,
   chaos: Options.boolean("chaos").pipe(
-    Options.withDescription("Inject latency and failures (also API_CHAOS=true)"),
+    Shared.documented(
+      "Inject latency and failures, per endpoint (API_CHAOS_PROFILE)",
+      "API_CHAOS=true",
+      "off",
+    ),
   ),
   failureRate: Options.float("failure-rate").pipe(
-    Options.withDescription(
-      "Share of requests failing with 503/500 under chaos (API_FAILURE_RATE, default 0.01)",
+    Options.withPseudoName("SHARE"),
+    Shared.documented(
+      "Share of requests failing with 503 or 500 under chaos, 0 to 1",
+      "API_FAILURE_RATE",
+      "0.01",
     ),
     Options.optional,
   ),
   latencyScale: Options.float("latency-scale").pipe(
-    Options.withDescription("Multiplies every endpoint's latency under chaos (API_LATENCY_SCALE, default 1)"),
+    Options.withPseudoName("FACTOR"),
+    Shared.documented("Multiplies every endpoint's latency under chaos", "API_LATENCY_SCALE", "1"),
     Options.optional,
   ),
   seed: Options.integer("seed").pipe(
-    Options.withDescription("Seed of the sample catalogue (API_SEED, default 42)"),
+    Options.withPseudoName("N"),
+    Shared.documented("Seed of the sample catalogue (users, products, stock)", "API_SEED", "42"),
     Options.optional,
   ),
   noLogging: Options.boolean("no-logging").pipe(
-    Options.withDescription(
+    Shared.flagOnly(
       "Turn the logging middleware off (no events are published): only to measure its cost (npm run bench -- api)",
     ),
   ),
@@ -73,40 +90,27 @@ const command = Command.make("api", options, (args) =>
       latencyScale: Option.getOrElse(args.latencyScale, () => settings.chaos.latencyScale),
     }
     const topicMap = yield* Shared.loadTopicMap(args.topicMap)
-    const brokers = yield* Config.option(Config.string("KAFKA_BROKERS"))
-    const kind = Option.getOrElse(args.publisher, () => (Option.isSome(brokers) ? "kafka" : "memory"))
-    const publisher =
-      kind === "kafka"
-        ? Kafka.publisherLayer(topicMap)
-        : Memory.publisherLayer(topicMap).pipe(Layer.provide(MemoryBroker.layer))
-
-    // stops gracefully (see GracefulHttp): drained before NodeHttpServer removes the handler
-    const graceful = GracefulHttp.make()
-    const server = ApiServer.layer({
+    const kind = yield* Infrastructure.publisherKind(args.publisher)
+    const brokers = yield* Settings.kafkaBrokers
+    // stops gracefully: drained before the server is removed, then the publisher flushes
+    const server = ApiHttpServer.layer({
+      program: "api",
+      port: args.port,
+      host: args.host,
+      drainTimeout: DRAIN_TIMEOUT,
       service: settings.service,
       seed: Option.getOrElse(args.seed, () => settings.seed),
       chaos,
       logging: !args.noLogging,
-    }).pipe(
-      Layer.provideMerge(NodeHttpServer.layer(graceful.create, { port: args.port, host: args.host })),
-      Layer.provide(publisher),
-    )
+    }).pipe(Layer.provide(Infrastructure.publisher(kind, topicMap)))
 
     return yield* Effect.gen(function* () {
-      // the innermost finalizer: runs first on SIGTERM, before the server's and the publisher's
-      yield* Effect.addFinalizer(() =>
-        Effect.gen(function* () {
-          yield* Effect.logInfo("api: stopping: no new connections; answering the requests in flight")
-          const { abandoned } = yield* graceful.drain(DRAIN_TIMEOUT)
-          if (abandoned > 0)
-            yield* Effect.logWarning("api: requests still in flight after the drain timeout were abandoned", {
-              abandoned,
-            })
-          else yield* Effect.logInfo("api: every request answered; flushing the publisher")
-        }),
-      )
       const address = yield* HttpServer.addressFormattedWith((url) => Effect.succeed(url))
-      const local = args.host === "0.0.0.0" || args.host === "::" ? `http://localhost:${args.port}` : address
+      // the port really bound (--port 0 picks a free one)
+      const port = yield* HttpServer.addressWith((a) =>
+        Effect.succeed(a._tag === "TcpAddress" ? a.port : args.port),
+      )
+      const local = args.host === "0.0.0.0" || args.host === "::" ? `http://localhost:${port}` : address
       yield* Console.log(`apimon api: listening on ${address}`)
       yield* Console.log(`  docs:    ${local}/docs   (OpenAPI: ${local}/openapi.json)`)
       yield* Console.log(`  metrics: ${local}/metrics   health: ${local}/health`)
@@ -114,7 +118,7 @@ const command = Command.make("api", options, (args) =>
         args.noLogging
           ? "  events:  none (--no-logging: the logging middleware is off)"
           : kind === "kafka"
-            ? `  events:  Kafka (${Option.getOrElse(brokers, () => "localhost:9092")}), topics ${topicMap.topics.map((t) => t.name).join(", ")}`
+            ? `  events:  Kafka (${brokers.join(",")}), topics ${topicMap.topics.map((t) => t.name).join(", ")}`
             : "  events:  in memory (KAFKA_BROKERS is unset): they stay in this process; see /metrics",
       )
       if (chaos.enabled)
@@ -122,7 +126,7 @@ const command = Command.make("api", options, (args) =>
           `  chaos:   on (failure rate ${chaos.failureRate}, latency scale ${chaos.latencyScale})`,
         )
       return yield* Effect.never
-    }).pipe(Effect.scoped, Effect.provide(server))
+    }).pipe(Effect.provide(server))
   }),
 ).pipe(Command.withDescription("Serve the demo API and log every request as an event"))
 

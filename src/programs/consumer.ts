@@ -8,65 +8,62 @@
  *   tsx src/programs/consumer.ts [--replay] [--group apimon-consumer]
  */
 import { Command, Options } from "@effect/cli"
-import { Clock, Config, Console, Duration, Effect, Fiber, Layer, Option, Schedule } from "effect"
+import { Clock, Console, Duration, Effect, Fiber, Option, Schedule } from "effect"
 import * as Kafka from "../adapters/kafka/index.ts"
 import { LogStore } from "../adapters/LogStore.ts"
-import * as Mysql from "../adapters/mysql/index.ts"
 import * as Settings from "../adapters/Settings.ts"
+import * as Infrastructure from "./lib/Infrastructure.ts"
 import { runCli } from "./lib/Main.ts"
 import * as Shared from "./lib/Options.ts"
 import { makeStats, runProjector, totalLag } from "./lib/Projector.ts"
+import { UsageError } from "./lib/ProgramErrors.ts"
 import { int } from "./lib/Report.ts"
 
 const options = {
   group: Options.text("group").pipe(
-    Options.withDescription("Consumer group id (CONSUMER_GROUP; default apimon-consumer)"),
+    Options.withPseudoName("GROUP"),
+    Shared.documented(
+      "Consumer group id: each group keeps its own positions",
+      "CONSUMER_GROUP",
+      "apimon-consumer",
+    ),
     Options.withFallbackConfig(Settings.consumerGroup),
   ),
   replay: Options.boolean("replay").pipe(
-    Options.withDescription(
+    Shared.flagOnly(
       "Clear the projections and this group's offsets, then rebuild them from the earliest offsets",
     ),
   ),
   idleExit: Options.integer("idle-exit").pipe(
-    Options.withDescription("Exit once caught up and idle for this many seconds (for jobs and smoke tests)"),
-    Options.withFallbackConfig(Config.integer("CONSUMER_IDLE_EXIT")),
+    Options.withPseudoName("SECONDS"),
+    Shared.documented(
+      "Exit once caught up and idle for this many seconds (for jobs and smoke tests)",
+      "CONSUMER_IDLE_EXIT",
+      "never",
+    ),
+    Options.withFallbackConfig(Settings.consumer.idleExit),
     Options.optional,
   ),
   sessionTimeout: Options.integer("session-timeout").pipe(
-    Options.withDescription(
-      "Seconds without a heartbeat before the group hands this consumer's partitions to another (CONSUMER_SESSION_TIMEOUT; default 30; the broker accepts 6 to 300 by default)",
+    Options.withPseudoName("SECONDS"),
+    Shared.documented(
+      "Seconds without a heartbeat before the group hands this consumer's partitions to another (the broker accepts 6 to 300 by default)",
+      "CONSUMER_SESSION_TIMEOUT",
+      "30",
     ),
-    Options.withFallbackConfig(Config.integer("CONSUMER_SESSION_TIMEOUT").pipe(Config.withDefault(30))),
+    Options.withFallbackConfig(Settings.consumer.sessionTimeout),
   ),
   topicMap: Shared.topicMap,
   brokers: Shared.brokers,
 }
 
-/**
- * The MySQL store, waiting for the server: while it is unreachable, one line says where and the
- * connection is retried with backoff (0.5 s doubling, at most 30 s), forever. Other failures
- * (bad credentials, missing tables) stop the program with their message.
- */
-const mysqlUntilReachable = Mysql.layer.pipe(
-  Layer.tapError((error) =>
-    Mysql.isConnectionError(error)
-      ? Effect.logWarning(`consumer: ${error.message}; retrying with backoff`)
-      : Effect.void,
-  ),
-  Layer.retry(
-    Schedule.exponential("500 millis", 2).pipe(
-      Schedule.union(Schedule.spaced("30 seconds")),
-      Schedule.jittered,
-      Schedule.whileInput((error: unknown) => Mysql.isConnectionError(error)),
-    ),
-  ),
-)
-
 const command = Command.make("consumer", options, (args) =>
   Effect.gen(function* () {
     if (args.sessionTimeout < 1)
-      return yield* Effect.fail(new Error("--session-timeout must be at least 1 second"))
+      return yield* new UsageError({
+        problem: `--session-timeout ${args.sessionTimeout} is too short`,
+        hint: "give at least 1 second (the broker accepts 6 to 300 by default; the default is 30)",
+      })
     const topicMap = yield* Shared.loadTopicMap(args.topicMap)
     const stats = makeStats()
     const sessionMs = args.sessionTimeout * 1000
@@ -75,10 +72,7 @@ const command = Command.make("consumer", options, (args) =>
       sessionTimeout: sessionMs,
       heartbeatInterval: Math.min(3_000, Math.floor(sessionMs / 3)),
     }
-    const client = Kafka.KafkaClient.layer({
-      brokers: yield* Shared.resolveBrokers(args.brokers),
-      clientId: yield* Settings.kafkaClientId,
-    })
+    const client = Infrastructure.kafkaClient(Shared.brokerList(args.brokers))
 
     const run = Effect.gen(function* () {
       const store = yield* LogStore
@@ -98,7 +92,7 @@ const command = Command.make("consumer", options, (args) =>
         if (stats.records !== last.records) {
           const rate = ((stats.records - last.records) * 1000) / Math.max(1, now - last.at)
           yield* Console.log(
-            `[${((now - started) / 1000).toFixed(0).padStart(5)}s] records ${int(stats.records)} | stored ${int(stats.stored)} | duplicates ${int(stats.duplicates)} | dead-lettered ${int(stats.deadLettered)} | ${int(rate)} records/s | lag ${int(totalLag(stats))}`,
+            `[${((now - started) / 1000).toFixed(0).padStart(5)}s] records ${int(stats.records)} | stored ${int(stats.stored)} | copies already stored ${int(stats.duplicates)} | dead-lettered ${int(stats.deadLettered)} | ${int(rate)} records/s | lag ${int(totalLag(stats))}`,
           )
           last = { at: now, records: stats.records, changedAt: now }
         } else {
@@ -133,7 +127,7 @@ const command = Command.make("consumer", options, (args) =>
         yield* Fiber.interrupt(worker)
         const seconds = Duration.millis((yield* Clock.currentTimeMillis) - started)
         yield* Console.log(
-          `apimon consumer: stopped after ${Duration.format(seconds)}: ${int(stats.records)} records, ${int(stats.stored)} stored, ${int(stats.duplicates)} duplicates, ${int(stats.deadLettered)} dead-lettered`,
+          `apimon consumer: stopped after ${Duration.format(seconds)}: ${int(stats.records)} records, ${int(stats.stored)} stored, ${int(stats.duplicates)} copies already stored (fan-out or redelivery), ${int(stats.deadLettered)} dead-lettered`,
         )
       })
       yield* Effect.raceFirst(Fiber.join(worker), watch).pipe(
@@ -145,7 +139,10 @@ const command = Command.make("consumer", options, (args) =>
     })
 
     return yield* run.pipe(
-      Effect.provide([Kafka.consumerLayer(topicMap, { client, subscription }), mysqlUntilReachable]),
+      Effect.provide([
+        Kafka.consumerLayer(topicMap, { client, subscription }),
+        Infrastructure.mysqlUntilReachable("consumer"),
+      ]),
     )
   }),
 ).pipe(Command.withDescription("Project every topic of the map into MySQL, exactly once"))

@@ -8,70 +8,55 @@
  *
  *   tsx src/programs/demo.ts [--duration 10] [--rate 200] [--port 8000]
  */
-import { createServer } from "node:http"
 import { Command, Options } from "@effect/cli"
 import { HttpServer } from "@effect/platform"
-import { NodeHttpServer } from "@effect/platform-node"
-import { Config, Console, Effect, Layer, Option, Random } from "effect"
+import { Console, Effect, Layer, Option, Random } from "effect"
 import * as Workload from "../domain/Workload.ts"
-import type { TopicMap } from "../domain/TopicMap.ts"
 import * as ApiServer from "../adapters/http/ApiServer.ts"
-import * as Kafka from "../adapters/kafka/index.ts"
-import * as Memory from "../adapters/memory/Memory.ts"
-import { MemoryBroker } from "../adapters/memory/MemoryBroker.ts"
-import * as Mysql from "../adapters/mysql/index.ts"
 import * as Settings from "../adapters/Settings.ts"
+import * as ApiHttpServer from "./lib/ApiHttpServer.ts"
 import { runDemo } from "./lib/Demo.ts"
+import * as Infrastructure from "./lib/Infrastructure.ts"
 import { runCli } from "./lib/Main.ts"
 import * as Shared from "./lib/Options.ts"
 import { produce } from "./lib/Producer.ts"
+import { LedgerError } from "./lib/ProgramErrors.ts"
 import { int } from "./lib/Report.ts"
 import { runSimulator } from "./lib/simulator/index.ts"
 
 const options = {
   duration: Options.integer("duration").pipe(
-    Options.withDescription("Stop after this many seconds (default: run until Ctrl-C)"),
-    Options.withFallbackConfig(Config.integer("DEMO_DURATION")),
+    Options.withPseudoName("SECONDS"),
+    Shared.documented("Stop after this many seconds", "DEMO_DURATION", "run until Ctrl-C"),
+    Options.withFallbackConfig(Settings.demo.duration),
     Options.optional,
   ),
   rate: Options.integer("rate").pipe(
-    Options.withDescription("Requests (or synthetic events) per second"),
-    Options.withFallbackConfig(Config.integer("DEMO_RATE").pipe(Config.withDefault(200))),
+    Options.withPseudoName("PER_SECOND"),
+    Shared.documented("Requests (or synthetic events) per second", "DEMO_RATE", "200"),
+    Options.withFallbackConfig(Settings.demo.rate),
   ),
   source: Options.choice("source", ["api", "synthetic"]).pipe(
-    Options.withDescription("api: the simulator drives the demo API; synthetic: the producer writes events"),
-    Options.withFallbackConfig(
-      Config.literal("api", "synthetic")("DEMO_SOURCE").pipe(Config.withDefault("api")),
+    Shared.documented(
+      "api: the simulator drives the demo API; synthetic: the producer writes events, no API",
+      "DEMO_SOURCE",
+      "api",
     ),
+    Options.withFallbackConfig(Settings.demo.source),
   ),
   port: Options.integer("port").pipe(
-    Options.withDescription("Port of the demo API (0 picks a free port)"),
-    Options.withFallbackConfig(Config.integer("API_PORT").pipe(Config.withDefault(8000))),
+    Options.withPseudoName("PORT"),
+    Shared.documented("Port of the demo API; 0 picks a free one (printed at the start)", "API_PORT", "8000"),
+    Options.withFallbackConfig(Settings.api.port),
   ),
   poisonRate: Options.float("poison-rate").pipe(
-    Options.withDescription("Poison records per event, to show the dead-letter path"),
-    Options.withFallbackConfig(Config.number("DEMO_POISON_RATE").pipe(Config.withDefault(0.002))),
+    Options.withPseudoName("SHARE"),
+    Shared.documented("Poison records per event, to show the dead-letter path", "DEMO_POISON_RATE", "0.002"),
+    Options.withFallbackConfig(Settings.demo.poisonRate),
   ),
   seed: Shared.seed,
   topicMap: Shared.topicMap,
 }
-
-const memoryLayer = (topicMap: TopicMap) =>
-  Layer.mergeAll(
-    Memory.publisherLayer(topicMap),
-    Memory.subscriptionLayer(),
-    Memory.deadLettersLayer(topicMap.deadLetter.name),
-    Memory.logStoreLayer,
-  ).pipe(Layer.provideMerge(MemoryBroker.layer))
-
-/** Raw bytes to a topic through a kafkajs producer of its own: the demo's poison records. */
-const kafkaPoisonSink = Effect.gen(function* () {
-  const producer = yield* Kafka.KafkaPublisher.acquireProducer("demo poison")
-  return (topic: string, value: Uint8Array) =>
-    Kafka.KafkaPublisher.sendBatch(producer, [
-      { topic, messages: [{ key: null, value: Buffer.from(value) }] },
-    ]).pipe(Effect.asVoid, Effect.orDie)
-})
 
 const command = Command.make("demo", options, (args) =>
   Effect.gen(function* () {
@@ -80,8 +65,8 @@ const command = Command.make("demo", options, (args) =>
       onNone: () => Random.nextIntBetween(0, 2 ** 31),
       onSome: Effect.succeed,
     })
-    const real = yield* Settings.realInfrastructure
-    const useReal = Option.isSome(real.kafka) && Option.isSome(real.mysql)
+    const kind = yield* Infrastructure.pipelineKind
+    const useReal = kind === "kafka"
     const span = Option.match(args.duration, { onNone: () => " until Ctrl-C", onSome: (d) => ` for ${d}s` })
     const where = useReal
       ? `Kafka at ${(yield* Settings.kafkaBrokers).join(",")} and MySQL (MYSQL_URL)`
@@ -130,10 +115,21 @@ const command = Command.make("demo", options, (args) =>
       `apimon demo: ${args.source === "api" ? "simulator → API → topic map" : "synthetic producer → topic map"} → consumer, ${where}, ${int(args.rate)}/s${span}, topics ${topicMap.topics.map((t) => t.name).join(", ")} (seed ${seed})`,
     )
 
-    const api = ApiServer.layer({ seed }).pipe(
-      Layer.provideMerge(NodeHttpServer.layer(createServer, { port: args.port, host: "127.0.0.1" })),
-    )
-    const demo = (sink: (topic: string, value: Uint8Array) => Effect.Effect<void>) => {
+    // the API on the graceful server, as `api` serves it (API_SERVICE_NAME, API_CHAOS…), on the front's publisher
+    const apiFront = Effect.gen(function* () {
+      const publisher = yield* Infrastructure.Front
+      const api = yield* ApiServer.config
+      return ApiHttpServer.layer({
+        program: "demo",
+        port: args.port,
+        host: "127.0.0.1",
+        service: api.service,
+        seed,
+        chaos: api.chaos,
+      }).pipe(Layer.provideMerge(publisher))
+    })
+    const result = yield* Effect.gen(function* () {
+      const sink = yield* Infrastructure.RawSink
       const base = {
         topicMap,
         poisonPerSecond: args.rate * args.poisonRate,
@@ -141,19 +137,14 @@ const command = Command.make("demo", options, (args) =>
         poisonSink: Option.some(sink),
       }
       return args.source === "synthetic"
-        ? runDemo({ ...base, traffic: synthetic })
-        : runDemo({ ...base, traffic: { name: "simulator → API", run: simulated } }).pipe(Effect.provide(api))
-    }
-    const result = useReal
-      ? yield* Effect.flatMap(kafkaPoisonSink, demo).pipe(
-          Effect.scoped,
-          Effect.provide(Layer.mergeAll(Kafka.layer(topicMap), Mysql.layer)),
-        )
-      : yield* Effect.flatMap(MemoryBroker, (broker) =>
-          demo((topic, value) => Effect.orDie(broker.appendBytes(topic, { key: null, value }))),
-        ).pipe(Effect.provide(memoryLayer(topicMap)))
-    if (!result.balanced)
-      return yield* Effect.fail(new Error("the ledger is not balanced (see the summary above)"))
+        ? yield* runDemo({ ...base, traffic: synthetic, front: yield* Infrastructure.Front })
+        : yield* runDemo({
+            ...base,
+            traffic: { name: "simulator → API", run: simulated },
+            front: Layer.unwrapEffect(apiFront),
+          })
+    }).pipe(Effect.provide(Infrastructure.pipeline(kind, topicMap, "demo")))
+    if (!result.balanced) return yield* new LedgerError({ detail: "events lost, or stored twice" })
   }),
 ).pipe(
   Command.withDescription("Run the API, the simulator and the consumer in one process with a live summary"),

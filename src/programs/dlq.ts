@@ -17,7 +17,7 @@
  *   tsx src/programs/dlq.ts replay --from 100 --to 200 --partition 1 --dry-run
  */
 import { Args, Command, Options } from "@effect/cli"
-import { Clock, Config, Console, Duration, Effect, Layer, Option } from "effect"
+import { Clock, Console, Duration, Effect, Layer, Option } from "effect"
 import type { Message } from "kafkajs"
 import * as Kafka from "../adapters/kafka/index.ts"
 import { acquireProducer, sendBatch } from "../adapters/kafka/KafkaPublisher.ts"
@@ -36,6 +36,7 @@ import {
   sourceKey,
 } from "./lib/DeadLetterQueue.ts"
 import { runCli } from "./lib/Main.ts"
+import { UsageError } from "./lib/ProgramErrors.ts"
 import * as Shared from "./lib/Options.ts"
 import { int } from "./lib/Report.ts"
 
@@ -44,7 +45,7 @@ const shared = {
     Options.withDescription(
       "Seconds to wait for Kafka (connecting, and reading the dead-letter topic to its end) (DLQ_TIMEOUT; default 60)",
     ),
-    Options.withFallbackConfig(Config.integer("DLQ_TIMEOUT").pipe(Config.withDefault(60))),
+    Options.withFallbackConfig(Settings.dlqTimeout),
   ),
   topicMap: Shared.topicMap,
   brokers: Shared.brokers,
@@ -59,10 +60,16 @@ interface SharedArgs {
 /** The map, and the Kafka client and admin on its brokers (connecting for at most `--timeout`). */
 const withKafka = <A, E, R>(args: SharedArgs, use: (map: TopicMap) => Effect.Effect<A, E, R>) =>
   Effect.gen(function* () {
-    if (args.timeout < 1) return yield* Effect.fail(new Error("--timeout must be at least 1 second"))
+    if (args.timeout < 1)
+      return yield* Effect.fail(
+        new UsageError({ problem: "--timeout must be at least 1 second", hint: "see `dlq --help`" }),
+      )
     const map = yield* Shared.loadTopicMap(args.topicMap)
     const client = Kafka.KafkaClient.layer({
-      brokers: yield* Shared.resolveBrokers(args.brokers),
+      brokers: yield* Option.match(Shared.brokerList(args.brokers), {
+        onNone: () => Settings.kafkaBrokers,
+        onSome: Effect.succeed,
+      }),
       clientId: yield* Settings.kafkaClientId,
       connectRetryFor: `${args.timeout} seconds`,
     })
@@ -159,7 +166,9 @@ const show = Command.make(
     withKafka(args, (map) =>
       Effect.gen(function* () {
         if (!/^\d+$/.test(args.offset))
-          return yield* Effect.fail(new Error("<offset> must be a whole number"))
+          return yield* Effect.fail(
+            new UsageError({ problem: "<offset> must be a whole number", hint: "see `dlq --help`" }),
+          )
         const { parked } = yield* readState(map, args.timeout)
         const found = parked.filter(
           (p) =>
@@ -167,7 +176,12 @@ const show = Command.make(
             Option.match(args.partition, { onNone: () => true, onSome: (n) => p.record.partition === n }),
         )
         if (found.length === 0)
-          return yield* Effect.fail(new Error(`no record at offset ${args.offset} in ${map.deadLetter.name}`))
+          return yield* Effect.fail(
+            new UsageError({
+              problem: `no record at offset ${args.offset} in ${map.deadLetter.name}`,
+              hint: "see `dlq --help`",
+            }),
+          )
         yield* Console.log(found.map(describe).join("\n\n"))
       }),
     ),
@@ -187,24 +201,41 @@ const selectionOf = (args: {
 }): Effect.Effect<Selection, Error> => {
   const offset = (flag: string, o: Option.Option<string>) =>
     Option.match(o, {
-      onNone: () => Effect.fail(new Error(`${flag} is required with --from/--to`)),
+      onNone: () =>
+        Effect.fail(
+          new UsageError({ problem: `${flag} is required with --from/--to`, hint: "see `dlq --help`" }),
+        ),
       onSome: (s) =>
         /^\d+$/.test(s)
           ? Effect.succeed(BigInt(s))
-          : Effect.fail(new Error(`${flag} must be a whole number`)),
+          : Effect.fail(
+              new UsageError({ problem: `${flag} must be a whole number`, hint: "see `dlq --help`" }),
+            ),
     })
   const range = Option.isSome(args.from) || Option.isSome(args.to)
   if (Option.isSome(args.reason) && range)
-    return Effect.fail(new Error("give either --reason or --from/--to, not both"))
+    return Effect.fail(
+      new UsageError({ problem: "give either --reason or --from/--to, not both", hint: "see `dlq --help`" }),
+    )
   if (Option.isSome(args.reason)) {
-    if (args.reason.value === "") return Effect.fail(new Error("--reason must not be empty"))
+    if (args.reason.value === "")
+      return Effect.fail(new UsageError({ problem: "--reason must not be empty", hint: "see `dlq --help`" }))
     return Effect.succeed({ _tag: "reason", contains: args.reason.value })
   }
-  if (!range) return Effect.fail(new Error("choose the records: --reason TEXT, or --from A --to B"))
+  if (!range)
+    return Effect.fail(
+      new UsageError({
+        problem: "choose the records: --reason TEXT, or --from A --to B",
+        hint: "see `dlq --help`",
+      }),
+    )
   return Effect.gen(function* () {
     const from = yield* offset("--from", args.from)
     const to = yield* offset("--to", args.to)
-    if (to < from) return yield* Effect.fail(new Error("--to must be at least --from"))
+    if (to < from)
+      return yield* Effect.fail(
+        new UsageError({ problem: "--to must be at least --from", hint: "see `dlq --help`" }),
+      )
     return { _tag: "range", from, to, partition: Option.getOrUndefined(args.partition) } satisfies Selection
   })
 }

@@ -20,6 +20,7 @@ import type { TableMaintenance } from "../adapters/mysql/MysqlPartitions.ts"
 import * as Settings from "../adapters/Settings.ts"
 import type { RetentionSettings } from "../domain/Retention.ts"
 import { runCli } from "./lib/Main.ts"
+import { UsageError } from "./lib/ProgramErrors.ts"
 
 const options = {
   url: Options.redacted("url").pipe(
@@ -72,7 +73,13 @@ const command = Command.make("maintain", options, (args) =>
       aheadDays: args.aheadDays,
     }
     for (const [flag, value] of Object.entries({ ...settings, every: args.every }))
-      if (value < 1) return yield* Effect.fail(new Error(`--${flag}: expected at least 1, got ${value}`))
+      if (value < 1)
+        return yield* Effect.fail(
+          new UsageError({
+            problem: `--${flag}: expected at least 1, got ${value}`,
+            hint: "see `maintain --help`",
+          }),
+        )
     const run = Mysql.maintain(settings).pipe(
       Effect.tap((tables) => Effect.forEach(tables, (t) => Console.log(describe(t)), { discard: true })),
       Effect.provide(Mysql.clientLayer(args.url, { maxConnections: 1 })),

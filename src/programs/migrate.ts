@@ -12,43 +12,53 @@
  */
 import { fileURLToPath } from "node:url"
 import { Command, Options } from "@effect/cli"
-import { Config, Console, Duration, Effect, Redacted, Schedule, ScheduleDecision } from "effect"
+import { Console, Duration, Effect, Schedule, ScheduleDecision } from "effect"
 import type { LogStoreError } from "../adapters/LogStore.ts"
 import * as Mysql from "../adapters/mysql/index.ts"
 import * as Settings from "../adapters/Settings.ts"
 import { runCli } from "./lib/Main.ts"
+import * as Shared from "./lib/Options.ts"
+import { UsageError } from "./lib/ProgramErrors.ts"
 
 const MIGRATIONS = fileURLToPath(new URL("../../migrations", import.meta.url))
 
 const options = {
   url: Options.redacted("url").pipe(
-    Options.withDescription(
-      "Server and database, mysql://user:password@host:port/database (default: MYSQL_URL)",
+    Options.withPseudoName("mysql://USER:PASSWORD@HOST:PORT/DATABASE"),
+    Shared.documented(
+      "The server and database to migrate (a password in it is never printed)",
+      "MYSQL_URL",
+      "mysql://root@127.0.0.1:3306/apimon",
     ),
     Options.withFallbackConfig(Settings.mysqlUrl),
   ),
   grafanaUser: Options.text("grafana-user").pipe(
-    Options.withDescription(
-      "The read-only user Grafana connects with (default: GRAFANA_DB_USER, else grafana)",
-    ),
-    Options.withFallbackConfig(Config.string("GRAFANA_DB_USER").pipe(Config.withDefault("grafana"))),
+    Options.withPseudoName("USER"),
+    Shared.documented("The read-only user Grafana connects with", "GRAFANA_DB_USER", "grafana"),
+    Options.withFallbackConfig(Settings.migrate.grafanaUser),
   ),
   grafanaPassword: Options.redacted("grafana-password").pipe(
-    Options.withDescription(
-      "Its password (default: GRAFANA_DB_PASSWORD, else grafana); prefer the variable: flags show in `ps`",
+    Options.withPseudoName("PASSWORD"),
+    Shared.documented(
+      "Its password, set when the user is created (prefer the variable: flags show in `ps`)",
+      "GRAFANA_DB_PASSWORD",
+      "grafana",
     ),
-    Options.withFallbackConfig(
-      Config.redacted("GRAFANA_DB_PASSWORD").pipe(Config.withDefault(Redacted.make("grafana"))),
-    ),
+    Options.withFallbackConfig(Settings.migrate.grafanaPassword),
   ),
   resetGrafanaPassword: Options.boolean("reset-grafana-password").pipe(
-    Options.withDescription(
-      "Set the password of a Grafana user that exists already (without it, an existing user's password is left as it is)",
+    Shared.flagOnly(
+      "Also set the password of a Grafana user that exists already (without it, an existing user's password is left as it is)",
     ),
   ),
   wait: Options.integer("wait").pipe(
-    Options.withDescription("Seconds to keep retrying while the server is unreachable; 0 = try once"),
-    Options.withFallbackConfig(Config.integer("MIGRATE_WAIT").pipe(Config.withDefault(30))),
+    Options.withPseudoName("SECONDS"),
+    Shared.documented(
+      "Seconds to keep retrying while the server is unreachable; 0 tries once",
+      "MIGRATE_WAIT",
+      "30",
+    ),
+    Options.withFallbackConfig(Settings.migrate.wait),
   ),
 }
 
@@ -71,7 +81,11 @@ const whileUnreachable = (seconds: number) =>
 
 const command = Command.make("migrate", options, (args) =>
   Effect.gen(function* () {
-    if (args.wait < 0) return yield* Effect.fail(new Error("--wait must be ≥ 0"))
+    if (args.wait < 0)
+      return yield* new UsageError({
+        problem: `--wait ${args.wait} is negative`,
+        hint: "give the seconds to keep retrying, or 0 to try once",
+      })
     const url = args.url
     // the database, created if missing: also the proof that the server is up
     const database = yield* Mysql.createDatabase(url).pipe(Effect.retry(whileUnreachable(args.wait)))

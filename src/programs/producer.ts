@@ -7,35 +7,47 @@
  *   tsx src/programs/producer.ts --count 100000
  */
 import { Command, Options } from "@effect/cli"
-import { Clock, Config, Console, Effect, Fiber, Option, Random, Schedule } from "effect"
-import * as Kafka from "../adapters/kafka/index.ts"
+import { Clock, Console, Effect, Fiber, Option, Random, Schedule } from "effect"
 import { Publisher } from "../adapters/Publisher.ts"
 import * as Settings from "../adapters/Settings.ts"
+import * as Infrastructure from "./lib/Infrastructure.ts"
 import { runCli } from "./lib/Main.ts"
+import * as ProducerProgress from "./lib/ProducerProgress.ts"
 import * as Shared from "./lib/Options.ts"
 import { produce } from "./lib/Producer.ts"
+import { DeliveryError, UsageError } from "./lib/ProgramErrors.ts"
 import { int } from "./lib/Report.ts"
 
 const options = {
   rate: Options.integer("rate").pipe(
-    Options.withDescription("Events per second; 0 = as fast as Kafka takes them"),
-    Options.withFallbackConfig(Config.integer("PRODUCER_RATE").pipe(Config.withDefault(1000))),
+    Options.withPseudoName("PER_SECOND"),
+    Shared.documented("Events per second; 0 is as fast as Kafka takes them", "PRODUCER_RATE", "1000"),
+    Options.withFallbackConfig(Settings.producer.rate),
   ),
   duration: Options.integer("duration").pipe(
-    Options.withDescription("Stop after this many seconds"),
-    Options.withFallbackConfig(Config.integer("PRODUCER_DURATION")),
+    Options.withPseudoName("SECONDS"),
+    Shared.documented("Stop after this many seconds", "PRODUCER_DURATION", "no limit"),
+    Options.withFallbackConfig(Settings.producer.duration),
     Options.optional,
   ),
   count: Options.integer("count").pipe(
-    Options.withDescription("Stop after this many events"),
-    Options.withFallbackConfig(Config.integer("PRODUCER_COUNT")),
+    Options.withPseudoName("N"),
+    Shared.documented("Stop after this many events", "PRODUCER_COUNT", "no limit (until Ctrl-C)"),
+    Options.withFallbackConfig(Settings.producer.count),
     Options.optional,
   ),
   service: Options.text("service").pipe(
-    Options.withDescription("The service name the events carry"),
-    Options.withFallbackConfig(
-      Config.string("PRODUCER_SERVICE").pipe(Config.withDefault("synthetic-producer")),
+    Options.withPseudoName("NAME"),
+    Shared.documented("The service name the events carry", "PRODUCER_SERVICE", "synthetic-producer"),
+    Options.withFallbackConfig(Settings.producer.service),
+  ),
+  progress: Options.choice("progress", ["text", "json"]).pipe(
+    Shared.documented(
+      "The progress lines: text for people, json for machines (one ProducerProgress object a line, see src/programs/lib/ProducerProgress.ts)",
+      "PRODUCER_PROGRESS",
+      "text",
     ),
+    Options.withFallbackConfig(Settings.producer.progress),
   ),
   seed: Shared.seed,
   topicMap: Shared.topicMap,
@@ -44,10 +56,16 @@ const options = {
 
 const command = Command.make("producer", options, (args) =>
   Effect.gen(function* () {
-    if (args.rate < 0) return yield* Effect.fail(new Error("--rate must be ≥ 0"))
-    if (Option.isNone(args.count) && Option.isNone(args.duration) && args.rate === 0) {
-      return yield* Effect.fail(new Error("--rate 0 (unthrottled) needs --count or --duration"))
-    }
+    if (args.rate < 0)
+      return yield* new UsageError({
+        problem: `--rate ${args.rate} is negative`,
+        hint: "give events per second, or 0 for as fast as Kafka takes them",
+      })
+    if (Option.isNone(args.count) && Option.isNone(args.duration) && args.rate === 0)
+      return yield* new UsageError({
+        problem: "--rate 0 (unthrottled) would never stop",
+        hint: "add --count or --duration",
+      })
     const topicMap = yield* Shared.loadTopicMap(args.topicMap)
     const seed = yield* Option.match(args.seed, {
       onNone: () => Random.nextIntBetween(0, 2 ** 31),
@@ -69,8 +87,18 @@ const command = Command.make("producer", options, (args) =>
         const publisher = yield* Publisher
         const s = yield* publisher.stats
         const seconds = ((yield* Clock.currentTimeMillis) - started) / 1000
+        const line: ProducerProgress.ProducerProgress = {
+          kind: final ? "done" : "progress",
+          seconds,
+          produced: progress.produced,
+          sent: s.sent,
+          failed: s.failed,
+          dropped: s.dropped,
+          queued: s.queued,
+          eventsPerSecond: Math.round(s.sent / Math.max(seconds, 0.001)),
+        }
         yield* Console.log(
-          `${final ? "done" : `[${seconds.toFixed(0).padStart(4)}s]`} produced ${int(progress.produced)} | sent ${int(s.sent)} | failed ${int(s.failed)} | dropped ${int(s.dropped)} | queued ${int(s.queued)} | ${int(s.sent / Math.max(seconds, 0.001))} events/s`,
+          args.progress === "json" ? ProducerProgress.toJson(line) : ProducerProgress.toText(line),
         )
         return s
       })
@@ -87,16 +115,12 @@ const command = Command.make("producer", options, (args) =>
       yield* Fiber.interrupt(reporter)
       const s = yield* report(true)
       if (s.failed > 0 || s.dropped > 0) {
-        return yield* Effect.fail(
-          new Error(`${int(s.failed)} events failed and ${int(s.dropped)} were dropped`),
-        )
+        return yield* new DeliveryError({ failed: s.failed, dropped: s.dropped })
       }
     })
-    const client = Kafka.KafkaClient.layer({
-      brokers: yield* Shared.resolveBrokers(args.brokers),
-      clientId: yield* Settings.kafkaClientId,
-    })
-    return yield* run.pipe(Effect.provide(Kafka.publisherLayer(topicMap, { client })))
+    return yield* run.pipe(
+      Effect.provide(Infrastructure.publisher("kafka", topicMap, Shared.brokerList(args.brokers))),
+    )
   }),
 ).pipe(Command.withDescription("Write synthetic request events to the topics of the map"))
 

@@ -15,8 +15,9 @@
  */
 import type { Server } from "node:http"
 import { Command, Options } from "@effect/cli"
-import { Config, Console, Data, Effect, Layer, Option, Redacted, Runtime } from "effect"
+import { Console, Data, Effect, Layer, Option, Redacted, Runtime } from "effect"
 import * as Kafka from "../adapters/kafka/index.ts"
+import * as Settings from "../adapters/Settings.ts"
 import * as Memory from "../adapters/memory/Memory.ts"
 import { MemoryBroker } from "../adapters/memory/MemoryBroker.ts"
 import * as ClientErrors from "../adapters/proxy/ClientErrors.ts"
@@ -50,16 +51,16 @@ const options = {
       "PROXY_UPSTREAM",
       "none (required)",
     ),
-    Options.withFallbackConfig(Config.string("PROXY_UPSTREAM")),
+    Options.withFallbackConfig(Settings.proxy.upstream),
   ),
   port: Options.integer("port").pipe(
     Options.withPseudoName("N"),
     documented("Port to listen on (0 picks a free port, printed)", "PROXY_PORT", "8080"),
-    Options.withFallbackConfig(Config.integer("PROXY_PORT").pipe(Config.withDefault(8080))),
+    Options.withFallbackConfig(Settings.proxy.port),
   ),
   host: Options.text("host").pipe(
     documented("Address to bind (0.0.0.0: every interface, as in a container)", "PROXY_HOST", "0.0.0.0"),
-    Options.withFallbackConfig(Config.string("PROXY_HOST").pipe(Config.withDefault("0.0.0.0"))),
+    Options.withFallbackConfig(Settings.proxy.host),
   ),
   openapi: Options.file("openapi", { exists: "yes" }).pipe(
     Options.withPseudoName("FILE"),
@@ -68,7 +69,7 @@ const options = {
       "PROXY_OPENAPI",
       "none: ids in paths (numbers, UUIDs, hex, long tokens) become :id",
     ),
-    Options.withFallbackConfig(Config.string("PROXY_OPENAPI")),
+    Options.withFallbackConfig(Settings.proxy.openapi),
     Options.optional,
   ),
   service: Options.text("service").pipe(
@@ -77,7 +78,7 @@ const options = {
       "PROXY_SERVICE_NAME",
       "the upstream's host name",
     ),
-    Options.withFallbackConfig(Config.string("PROXY_SERVICE_NAME")),
+    Options.withFallbackConfig(Settings.proxy.serviceName),
     Options.optional,
   ),
   timeout: Options.integer("timeout").pipe(
@@ -87,7 +88,7 @@ const options = {
       "PROXY_TIMEOUT",
       "30000",
     ),
-    Options.withFallbackConfig(Config.integer("PROXY_TIMEOUT").pipe(Config.withDefault(30_000))),
+    Options.withFallbackConfig(Settings.proxy.timeout),
   ),
   connectTimeout: Options.integer("connect-timeout").pipe(
     Options.withPseudoName("MS"),
@@ -96,7 +97,7 @@ const options = {
       "PROXY_CONNECT_TIMEOUT",
       "5000",
     ),
-    Options.withFallbackConfig(Config.integer("PROXY_CONNECT_TIMEOUT").pipe(Config.withDefault(5_000))),
+    Options.withFallbackConfig(Settings.proxy.connectTimeout),
   ),
   maxEndpoints: Options.integer("max-endpoints").pipe(
     Options.withPseudoName("N"),
@@ -105,9 +106,7 @@ const options = {
       "PROXY_MAX_ENDPOINTS",
       String(DEFAULT_ENDPOINT_LIMIT),
     ),
-    Options.withFallbackConfig(
-      Config.integer("PROXY_MAX_ENDPOINTS").pipe(Config.withDefault(DEFAULT_ENDPOINT_LIMIT)),
-    ),
+    Options.withFallbackConfig(Settings.proxy.maxEndpoints),
   ),
   maxSockets: Options.integer("max-sockets").pipe(
     Options.withPseudoName("N"),
@@ -116,12 +115,12 @@ const options = {
       "PROXY_MAX_SOCKETS",
       "256",
     ),
-    Options.withFallbackConfig(Config.integer("PROXY_MAX_SOCKETS").pipe(Config.withDefault(256))),
+    Options.withFallbackConfig(Settings.proxy.maxSockets),
   ),
   maxHeaderSize: Options.integer("max-header-size").pipe(
     Options.withPseudoName("BYTES"),
     documented("Largest request head accepted; larger ones get 431", "PROXY_MAX_HEADER_SIZE", "16384"),
-    Options.withFallbackConfig(Config.integer("PROXY_MAX_HEADER_SIZE").pipe(Config.withDefault(16_384))),
+    Options.withFallbackConfig(Settings.proxy.maxHeaderSize),
   ),
   consumerHeader: Options.text("consumer-header").pipe(
     Options.withPseudoName("NAME"),
@@ -130,7 +129,7 @@ const options = {
       "PROXY_CONSUMER_HEADER",
       "none (no consumer logged)",
     ),
-    Options.withFallbackConfig(Config.string("PROXY_CONSUMER_HEADER")),
+    Options.withFallbackConfig(Settings.proxy.consumerHeader),
     Options.optional,
   ),
   publisher: Options.choice("publisher", ["kafka", "memory"]).pipe(
@@ -190,7 +189,7 @@ const command = Command.make("proxy", options, (args) =>
     )
     const spec = Option.isSome(args.openapi) ? yield* OpenApiFile.load(args.openapi.value) : undefined
     const topicMap = yield* Shared.loadTopicMap(args.topicMap)
-    const brokers = yield* Config.option(Config.string("KAFKA_BROKERS"))
+    const brokers = (yield* Settings.realInfrastructure).kafka
     const kind = Option.getOrElse(args.publisher, () => (Option.isSome(brokers) ? "kafka" : "memory"))
     const publisher =
       kind === "kafka"

@@ -14,14 +14,14 @@
 import { Command, Options } from "@effect/cli"
 import { Config, Data, Effect, Either, Option, Random, Redacted } from "effect"
 import * as Workload from "../domain/Workload.ts"
+import * as Settings from "../adapters/Settings.ts"
 import { runCli } from "./lib/Main.ts"
+import * as Shared from "./lib/Options.ts"
 import { ensureReached, runSimulator } from "./lib/simulator/index.ts"
 
 class InvalidOptionError extends Data.TaggedError("InvalidOptionError")<{ readonly message: string }> {}
 
-/** An option's help: what it is for, its default, and the environment variable it falls back to. */
-const documented = (what: string, env: string, shownDefault: string) =>
-  Options.withDescription(`${what}. Default: ${shownDefault}. Environment variable: ${env}.`)
+const documented = Shared.documented
 
 const options = {
   url: Options.redacted("url").pipe(
@@ -31,9 +31,7 @@ const options = {
       "SIMULATOR_URL",
       "http://localhost:8000",
     ),
-    Options.withFallbackConfig(
-      Config.redacted("SIMULATOR_URL").pipe(Config.withDefault(Redacted.make("http://localhost:8000"))),
-    ),
+    Options.withFallbackConfig(Settings.simulator.url),
   ),
   rate: Options.float("rate").pipe(
     Options.withPseudoName("PER_SECOND"),
@@ -42,12 +40,12 @@ const options = {
       "SIMULATOR_RATE",
       "100",
     ),
-    Options.withFallbackConfig(Config.number("SIMULATOR_RATE").pipe(Config.withDefault(100))),
+    Options.withFallbackConfig(Settings.simulator.rate),
   ),
   duration: Options.float("duration").pipe(
     Options.withPseudoName("SECONDS"),
     documented("How many seconds to send at --rate (ignored with --stages)", "SIMULATOR_DURATION", "30"),
-    Options.withFallbackConfig(Config.number("SIMULATOR_DURATION").pipe(Config.withDefault(30))),
+    Options.withFallbackConfig(Settings.simulator.duration),
   ),
   stages: Options.text("stages").pipe(
     Options.withPseudoName("PLAN"),
@@ -56,7 +54,7 @@ const options = {
       "SIMULATOR_STAGES",
       "none (a constant --rate for --duration)",
     ),
-    Options.withFallbackConfig(Config.string("SIMULATOR_STAGES")),
+    Options.withFallbackConfig(Settings.simulator.stages),
     Options.optional,
   ),
   maxInFlight: Options.integer("max-in-flight").pipe(
@@ -66,7 +64,7 @@ const options = {
       "SIMULATOR_MAX_IN_FLIGHT",
       "256",
     ),
-    Options.withFallbackConfig(Config.integer("SIMULATOR_MAX_IN_FLIGHT").pipe(Config.withDefault(256))),
+    Options.withFallbackConfig(Settings.simulator.maxInFlight),
   ),
   badRate: Options.float("bad-rate").pipe(
     Options.withPseudoName("SHARE"),
@@ -75,9 +73,7 @@ const options = {
       "SIMULATOR_BAD_RATE",
       String(Workload.defaultBadRate),
     ),
-    Options.withFallbackConfig(
-      Config.number("SIMULATOR_BAD_RATE").pipe(Config.withDefault(Workload.defaultBadRate)),
-    ),
+    Options.withFallbackConfig(Settings.simulator.badRate.pipe(Config.withDefault(Workload.defaultBadRate))),
   ),
   timeout: Options.integer("timeout").pipe(
     Options.withPseudoName("MS"),
@@ -86,7 +82,7 @@ const options = {
       "SIMULATOR_TIMEOUT",
       "5000",
     ),
-    Options.withFallbackConfig(Config.integer("SIMULATOR_TIMEOUT").pipe(Config.withDefault(5000))),
+    Options.withFallbackConfig(Settings.simulator.timeout),
   ),
   seed: Options.integer("seed").pipe(
     Options.withPseudoName("N"),
@@ -95,7 +91,7 @@ const options = {
       "SIMULATOR_SEED",
       "random (printed at the start)",
     ),
-    Options.withFallbackConfig(Config.integer("SIMULATOR_SEED")),
+    Options.withFallbackConfig(Settings.simulator.seed),
     Options.optional,
   ),
   json: Options.file("json").pipe(
@@ -105,7 +101,7 @@ const options = {
       "SIMULATOR_JSON",
       "not written",
     ),
-    Options.withFallbackConfig(Config.string("SIMULATOR_JSON")),
+    Options.withFallbackConfig(Settings.simulator.json),
     Options.optional,
   ),
   userAgent: Options.text("user-agent").pipe(
@@ -115,19 +111,11 @@ const options = {
       "SIMULATOR_USER_AGENT",
       "apimon-simulator/0.1",
     ),
-    Options.withFallbackConfig(
-      Config.string("SIMULATOR_USER_AGENT").pipe(Config.withDefault("apimon-simulator/0.1")),
-    ),
+    Options.withFallbackConfig(Settings.simulator.userAgent),
   ),
   client: Options.choice("client", ["auto", "node-http", "fetch"]).pipe(
     documented("HTTP client: auto is node:http under Node and fetch under Deno", "SIMULATOR_CLIENT", "auto"),
-    Options.withFallbackConfig(
-      Config.literal(
-        "auto",
-        "node-http",
-        "fetch",
-      )("SIMULATOR_CLIENT").pipe(Config.withDefault("auto" as const)),
-    ),
+    Options.withFallbackConfig(Settings.simulator.client),
   ),
 }
 

@@ -4,7 +4,7 @@
  * above), and a connect helper that turns "the broker is not there" into one clear line
  * naming the brokers and retries with backoff instead of crashing with a stack trace.
  */
-import { Context, Data, type Duration, Effect, Layer, Runtime, Schedule } from "effect"
+import { Context, Data, Duration, Effect, Layer, Runtime, Schedule } from "effect"
 import { Kafka, type LogEntry, logLevel } from "kafkajs"
 import * as Settings from "../Settings.ts"
 
@@ -106,7 +106,13 @@ export const make = (options: KafkaClientOptions) =>
       const annotated = { ...fields }
       // "Response Heartbeat ... REBALANCE_IN_PROGRESS" and the like: the request's caller
       // reports (or handles) the failure itself
-      const routine = entry.namespace === "Connection" && message.startsWith("Response ")
+      const routine =
+        (entry.namespace === "Connection" && message.startsWith("Response ")) ||
+        // "Connection error", "Failed to connect to seed broker", kafkajs's own retry notes: our
+        // connect says it once per attempt (with the next delay) instead of this flood
+        connectionNamespaces.has(entry.namespace) ||
+        entry.namespace === "BrokerPool" ||
+        /retrying|Failed to connect|Connection (error|timeout)|ECONNREFUSED/.test(message)
       const log = routine
         ? Effect.logDebug(text, annotated)
         : entry.level === logLevel.ERROR && !connectionNamespaces.has(entry.namespace)
@@ -137,13 +143,26 @@ export const make = (options: KafkaClientOptions) =>
         try: open,
         catch: (cause) => new KafkaConnectionError({ client, brokers: options.brokers, cause }),
       }).pipe(
-        Effect.tapError((error) => Effect.logWarning(`${error.message}; retrying with backoff`)),
-        Effect.retry(schedule),
+        Effect.retry(
+          // one line per failed attempt, with the delay before the next one
+          Schedule.delays(schedule).pipe(
+            Schedule.intersect(Schedule.identity<KafkaConnectionError>()),
+            Schedule.intersect(Schedule.count),
+            Schedule.tapOutput(([[delay, error], attempt]) =>
+              Effect.logWarning(
+                `${error.message}; is Kafka running? (npm run kafka:start); retrying in ${(Duration.toMillis(delay) / 1000).toFixed(1)}s (attempt ${attempt + 1}; Ctrl-C to stop)`,
+              ),
+            ),
+          ),
+        ),
         // Callers connect in the acquire of an `acquireRelease`, which is uninterruptible: without
         // this, a program waiting for an unreachable broker ignored SIGTERM and retried forever
         // (found by the security test that stops every program). Interrupted, nothing is
         // acquired and there is nothing to release.
         Effect.interruptible,
+        Effect.onInterrupt(() =>
+          Effect.logWarning(`${client}: stopped while waiting for Kafka at ${options.brokers.join(",")}`),
+        ),
         Effect.withSpan("KafkaClient.connect", { attributes: { client } }),
       )
 

@@ -9,7 +9,6 @@ import { Effect, Layer, Schedule } from "effect"
 import type { IHeaders, Message } from "kafkajs"
 import type { TopicMap } from "../../domain/TopicMap.ts"
 import { type DeadLetter, DeadLetterError, DeadLetterHeaders, DeadLetters } from "../DeadLetters.ts"
-import { KafkaAdmin } from "./KafkaAdmin.ts"
 import { acquireProducer, sendBatch } from "./KafkaPublisher.ts"
 
 /** Longer than a broker restart: the consumer waits here rather than skipping a record. */
@@ -32,9 +31,8 @@ export const message = ({ record, reason }: DeadLetter): Message => {
 
 export const make = (topicMap: TopicMap) =>
   Effect.gen(function* () {
-    const admin = yield* KafkaAdmin
+    // the dead-letter topic is ensured once, with the map's topics (see index.ts)
     const topic = topicMap.deadLetter.name
-    yield* admin.ensureTopics([topicMap.deadLetter])
     const producer = yield* acquireProducer("dead letters")
     const retry = Schedule.exponential("200 millis", 2).pipe(
       Schedule.union(Schedule.spaced("5 seconds")),

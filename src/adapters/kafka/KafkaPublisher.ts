@@ -19,7 +19,6 @@ import { CompressionTypes, type Message, Partitioners, type Producer, type Topic
 import type { OutgoingRecord } from "../../domain/Envelope.ts"
 import type { TopicMap } from "../../domain/TopicMap.ts"
 import { type BatchingOptions, batchingConfig, makeBatching, Publisher } from "../Publisher.ts"
-import { KafkaAdmin } from "./KafkaAdmin.ts"
 import { KafkaClient, KafkaRequestError } from "./KafkaClient.ts"
 
 export type Compression = "none" | "gzip"
@@ -104,8 +103,7 @@ export const make = (
   options: KafkaPublisherOptions = {},
 ) =>
   Effect.gen(function* () {
-    const admin = yield* KafkaAdmin
-    yield* admin.ensureTopics([...topicMap.topics, topicMap.deadLetter])
+    // the topics are ensured once, by whoever builds the client (see index.ts)
     // PUBLISHER_BUFFER_SIZE and the like; the options given in code win
     const fromEnv = yield* batchingConfig
     // acquired before the engine: its release (disconnect) runs after the engine's flush

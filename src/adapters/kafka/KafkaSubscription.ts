@@ -157,6 +157,8 @@ export const make = (overrides: Partial<SubscriptionSettings> = {}) =>
           // created before the consumer so that its disconnect (which waits for the batch in
           // hand) runs while this runtime still runs the handler
           const runPromise = yield* FiberSet.makeRuntimePromise<R>()
+          // kafkajs's callbacks run outside Effect: they read the time from the Clock service
+          const clock = yield* Effect.clock
           const done = yield* Deferred.make<never, E | ConsumerLost>()
           const group = options.groupId
           const topics = [...options.topics]
@@ -239,7 +241,7 @@ export const make = (overrides: Partial<SubscriptionSettings> = {}) =>
               partitions.map((partition) => ({ topic, partition })),
             )
             state.positioned = new Set()
-            state.joinedAt = Date.now()
+            state.joinedAt = clock.unsafeCurrentTimeMillis()
             state.firstBatchSeen = false
             consumer.pause(everything)
             const positions = lookUp(assigned)
@@ -269,7 +271,7 @@ export const make = (overrides: Partial<SubscriptionSettings> = {}) =>
                   partitions: assigned.length,
                   leader: event.payload.isLeader,
                   joinMs: event.payload.duration,
-                  positionMs: Date.now() - state.joinedAt,
+                  positionMs: clock.unsafeCurrentTimeMillis() - state.joinedAt,
                 }),
               )
             })
@@ -324,7 +326,7 @@ export const make = (overrides: Partial<SubscriptionSettings> = {}) =>
 
             if (!state.firstBatchSeen) {
               state.firstBatchSeen = true
-              const ms = Date.now() - state.joinedAt
+              const ms = clock.unsafeCurrentTimeMillis() - state.joinedAt
               log(Effect.logDebug("consumer: first batch after joining", { group, ms }))
             }
 

@@ -6,6 +6,7 @@
  */
 import { Context, Data, Effect, Layer } from "effect"
 import { encodeUtf8, type OutgoingRecord, type RawRecord } from "../../domain/Envelope.ts"
+import { fnv1a } from "../../domain/Fnv1a.ts"
 import type { TopicSpec } from "../../domain/TopicMap.ts"
 import type { TopicPartition } from "../Subscription.ts"
 
@@ -16,14 +17,7 @@ export class UnknownTopicError extends Data.TaggedError("UnknownTopicError")<{ r
 }
 
 /** FNV-1a: a stable hash of the key, so one key always lands in one partition. */
-export const partitionOf = (key: string, partitions: number): number => {
-  let h = 0x811c9dc5
-  for (let i = 0; i < key.length; i++) {
-    h ^= key.charCodeAt(i)
-    h = Math.imul(h, 0x01000193)
-  }
-  return (h >>> 0) % partitions
-}
+export const partitionOf = (key: string, partitions: number): number => fnv1a(key) % partitions
 
 interface Group {
   readonly members: Array<{ readonly id: number; readonly topics: ReadonlyArray<string> }>

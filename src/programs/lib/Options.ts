@@ -3,12 +3,25 @@
  * (through Config), so flags override the environment.
  */
 import { Options } from "@effect/cli"
-import { Config, Effect, Option } from "effect"
+import { Effect, Option } from "effect"
 import * as Settings from "../../adapters/Settings.ts"
 import * as TopicMapLoader from "../../adapters/TopicMapLoader.ts"
 
+/** An option's help: what it is for, its default, and the environment variable it falls back to. */
+export const documented = (what: string, env: string, shownDefault: string) =>
+  Options.withDescription(`${what}. Default: ${shownDefault}. Environment variable: ${env}.`)
+
+/** The help of a flag that no environment variable sets. */
+export const flagOnly = (what: string, shownDefault = "off") =>
+  Options.withDescription(`${what}. Default: ${shownDefault}. No environment variable: a flag only.`)
+
 export const topicMap = Options.file("topic-map").pipe(
-  Options.withDescription("Topic map file (default: TOPIC_MAP, else ./topics.json, else the built-in map)"),
+  Options.withPseudoName("FILE"),
+  documented(
+    "The topic map: which topics the events go to, by level and plugin (see topics.json)",
+    "TOPIC_MAP",
+    "./topics.json if it exists, else the built-in map",
+  ),
   Options.optional,
 )
 
@@ -19,25 +32,27 @@ export const loadTopicMap = (flag: Option.Option<string>) =>
   )
 
 export const seed = Options.integer("seed").pipe(
-  Options.withDescription("Seed of the synthetic data (default: random)"),
-  Options.withFallbackConfig(Config.integer("SEED")),
+  Options.withPseudoName("N"),
+  documented(
+    "Seed of the synthetic data: the same seed makes the same data",
+    "SEED",
+    "random (printed at the start)",
+  ),
+  Options.withFallbackConfig(Settings.seed),
   Options.optional,
 )
 
 export const brokers = Options.text("brokers").pipe(
-  Options.withDescription("Kafka bootstrap brokers, comma-separated (KAFKA_BROKERS; default localhost:9092)"),
+  Options.withPseudoName("HOST:PORT,..."),
+  documented("Kafka bootstrap brokers, comma-separated", "KAFKA_BROKERS", "localhost:9092"),
   Options.optional,
 )
 
-/** The brokers the flag names, else KAFKA_BROKERS, else localhost:9092. */
-export const resolveBrokers = (flag: Option.Option<string>) =>
-  Option.match(flag, {
-    onNone: () => Settings.kafkaBrokers,
-    onSome: (list) =>
-      Effect.succeed(
-        list
-          .split(",")
-          .map((b) => b.trim())
-          .filter((b) => b !== ""),
-      ),
-  })
+/** The brokers a `--brokers` flag names (none: KAFKA_BROKERS, else localhost:9092). */
+export const brokerList = (flag: Option.Option<string>): Option.Option<ReadonlyArray<string>> =>
+  Option.map(flag, (list) =>
+    list
+      .split(",")
+      .map((b) => b.trim())
+      .filter((b) => b !== ""),
+  )
