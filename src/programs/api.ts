@@ -41,7 +41,7 @@ const options = {
   publisher: Options.choice("publisher", ["kafka", "memory"]).pipe(
     Shared.documented(
       "Where the events go: kafka, or memory (they stay in this process)",
-      "KAFKA_BROKERS (set: kafka)",
+      "KAFKA_BROKERS",
       "kafka when KAFKA_BROKERS is set, else memory",
     ),
     Options.optional,

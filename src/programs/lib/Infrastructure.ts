@@ -62,8 +62,8 @@ export const publisher = (
  * when the next attempt is, and the connection is retried (0.5 s doubling, at most 30 s),
  * forever. Other failures (bad credentials, a missing database) stop the program with their hint.
  */
-export const mysqlUntilReachable = (program: string) =>
-  Mysql.layer.pipe(
+export const mysqlUntilReachable = (program: string) => {
+  const retried = Mysql.layer.pipe(
     Layer.retry(
       Schedule.delays(
         Schedule.exponential("500 millis", 2).pipe(
@@ -82,6 +82,13 @@ export const mysqlUntilReachable = (program: string) =>
       ),
     ),
   )
+  // stopped (Ctrl-C, SIGTERM) while waiting: said, not silent
+  return Layer.scopedContext(
+    Layer.build(retried).pipe(
+      Effect.onInterrupt(() => Effect.logWarning(`${program}: stopped while waiting for MySQL`)),
+    ),
+  )
+}
 
 /** Raw bytes to a topic, bypassing the event contract: the demo's poison records. */
 export class RawSink extends Context.Tag("apimon/programs/RawSink")<
