@@ -4,7 +4,7 @@
  * returns. Everything else happens off the request path:
  *
  * - `worker` mode (default): a timer on this thread moves the ring's entries, as columns, to the
- *   logger's worker thread every few milliseconds (or at once past 1 024 entries); the worker
+ *   logger's worker thread every 20 milliseconds (or at once past 1 024 entries); the worker
  *   builds the events and runs the Kafka publisher. The request path pays for the ring, the
  *   timer and the columns: ~1 µs per request, measured (`npm run bench -- node`).
  * - `inline` mode: the same pipeline on this thread, a fiber beside the requests.
@@ -62,7 +62,7 @@ export interface RequestLogger {
 }
 
 /** How long entries wait on this thread before they go to the worker. */
-const LINGER_MS = 5
+const LINGER_MS = 20
 /** Entries that make the host send at once. */
 const SEND_AT = 1_024
 
