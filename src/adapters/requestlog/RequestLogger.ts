@@ -81,17 +81,18 @@ const noPublisher: PublisherStats = { accepted: 0, sent: 0, failed: 0, dropped: 
 /**
  * The worker's entry file beside this one. Compiled, it is loaded as it is; as TypeScript sources
  * (development, tests) a bootstrap registers tsx in the worker first (a worker's `--import` does
- * not register loader hooks on Node 20).
+ * not register loader hooks on Node 20). Neither inherits the application's Node flags
+ * (`--input-type`, `--eval`…, which a worker refuses).
  */
 const startWorker = (workerData: WorkerData): Worker => {
   if (!import.meta.url.endsWith(".ts"))
-    return new Worker(new URL("./LoggerWorker.js", import.meta.url), { workerData })
+    return new Worker(new URL("./LoggerWorker.js", import.meta.url), { workerData, execArgv: [] })
   const entry = new URL("./LoggerWorker.ts", import.meta.url).href
   // tsx's ES module API (its `require` condition would load the CommonJS one)
   const tsxRoot = dirname(createRequire(import.meta.url).resolve("tsx/package.json"))
   const tsx = pathToFileURL(join(tsxRoot, "dist", "esm", "api", "index.mjs")).href
   const bootstrap = `import(${JSON.stringify(tsx)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}) })`
-  return new Worker(bootstrap, { eval: true, workerData })
+  return new Worker(bootstrap, { eval: true, workerData, execArgv: [] })
 }
 
 const inline = (
