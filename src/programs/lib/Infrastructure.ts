@@ -9,7 +9,7 @@
  * builds for its traffic and closes (flushed) before its summary. The Kafka topics are ensured
  * once, when the back (or a publisher alone) is built.
  */
-import { Context, Duration, Effect, Layer, Option, Schedule } from "effect"
+import { Context, Duration, Effect, Layer, Schedule } from "effect"
 import type { TopicMap } from "../../domain/TopicMap.ts"
 import type { DeadLetters } from "../../adapters/DeadLetters.ts"
 import * as Kafka from "../../adapters/kafka/index.ts"
@@ -18,44 +18,10 @@ import * as Memory from "../../adapters/memory/Memory.ts"
 import { MemoryBroker } from "../../adapters/memory/MemoryBroker.ts"
 import * as Mysql from "../../adapters/mysql/index.ts"
 import type { Publisher } from "../../adapters/Publisher.ts"
-import * as Settings from "../../adapters/Settings.ts"
 import type { Subscription } from "../../adapters/Subscription.ts"
 
-export type Kind = "memory" | "kafka"
-
-/** `api`'s choice: the flag, else Kafka when KAFKA_BROKERS is set, else memory. */
-export const publisherKind = (flag: Option.Option<Kind>) =>
-  Effect.map(Settings.realInfrastructure, (real) =>
-    Option.getOrElse(flag, (): Kind => (Option.isSome(real.kafka) ? "kafka" : "memory")),
-  )
-
-/** `demo`'s choice: Kafka and MySQL when both KAFKA_BROKERS and MYSQL_URL are set, else memory. */
-export const pipelineKind = Effect.map(
-  Settings.realInfrastructure,
-  (real): Kind => (Option.isSome(real.kafka) && Option.isSome(real.mysql) ? "kafka" : "memory"),
-)
-
-/** The Kafka client from Config, or on the brokers a `--brokers` flag names. */
-export const kafkaClient = (brokers: Option.Option<ReadonlyArray<string>>) =>
-  Option.match(brokers, {
-    onNone: () => Kafka.KafkaClient.layerConfig(),
-    onSome: (list) =>
-      Layer.unwrapEffect(
-        Effect.map(Settings.kafkaClientId, (clientId) =>
-          Kafka.KafkaClient.layer({ brokers: list, clientId }),
-        ),
-      ),
-  })
-
-/** A publisher alone (`api`, the producer). */
-export const publisher = (
-  kind: Kind,
-  topicMap: TopicMap,
-  brokers: Option.Option<ReadonlyArray<string>> = Option.none(),
-) =>
-  kind === "kafka"
-    ? Kafka.publisherLayer(topicMap, { client: kafkaClient(brokers) })
-    : Memory.publisherLayer(topicMap).pipe(Layer.provide(MemoryBroker.layer))
+export { type Kind, kafkaClient, pipelineKind, publisher, publisherKind } from "./Publishing.ts"
+import type { Kind } from "./Publishing.ts"
 
 /**
  * The MySQL store, waiting for the server: while it is unreachable, one line says where and
