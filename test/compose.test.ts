@@ -270,9 +270,16 @@ const configReads = (file: string): ReadonlyArray<Read> => {
     const name = (m[1] ?? m[2] ?? m[3])!
     const start = m.index
     const end = start + m[0].length
-    // the top-level declaration it belongs to (the last one that starts before it)
+    // the top-level declaration it belongs to (the last one that starts before it), and the
+    // property of an exported object of settings (`export const producer = { count: Config… }`)
     const top = [...text.slice(0, start).matchAll(/^(export )?(?:const|let) (\w+)/gm)].at(-1)
-    const exported = top?.[1] === undefined ? undefined : top[2]
+    const inObject =
+      top !== undefined && /=\s*\{\s*$/.test(text.slice(top.index, top.index + top[0].length + 4))
+    const property = inObject
+      ? [...text.slice(top.index, start).matchAll(/^\s+(\w+):/gm)].at(-1)?.[1]
+      : undefined
+    const exported =
+      top?.[1] === undefined ? undefined : property === undefined ? top[2] : `${top[2]}.${property}`
     const before = text.slice(Math.max(0, start - 40), start)
     let need: Need = "required"
     const after = text.slice(end, end + 400)
@@ -297,17 +304,47 @@ const configReads = (file: string): ReadonlyArray<Read> => {
   return found
 }
 
+/**
+ * How a program uses an exported setting: as the fallback of a CLI option that is itself
+ * optional or defaulted (`Options.withFallbackConfig(Settings.producer.count), Options.optional`),
+ * which decides whether the variable is needed.
+ */
+const needAtUse = (text: string, exported: string, need: Need): Need | undefined => {
+  const name = exported.replace(".", "\\.")
+  const use = new RegExp(`Options\\.withFallbackConfig\\(\\s*(?:\\w+\\.)?${name}\\b`).exec(text)
+  if (use === null) return undefined
+  const defaulted = /^\.pipe\(\s*Config\.withDefault\(/.exec(text.slice(use.index + use[0].length))
+  if (defaulted !== null) {
+    const open = use.index + use[0].length + defaulted[0].length - 1
+    return { default: text.slice(open + 1, closeOf(text, open) - 1) }
+  }
+  if (need !== "required") return need
+  const rest = text.slice(use.index + use[0].length, use.index + use[0].length + 200)
+  const tail = rest.slice(0, rest.search(/\n\s*\),?\n|\n\s*\}/) + 1 || rest.length)
+  const optionDefault = /Options\.withDefault\(([^)]*)\)/.exec(tail)
+  if (optionDefault !== null) return { default: optionDefault[1]! }
+  return /Options\.optional/.test(tail) ? "optional" : need
+}
+
 /** The reads that count for a program: those inside its files, and exported ones its files use. */
 const readsOf = (entry: string): ReadonlyArray<Read> => {
   const files = closureOf(entry)
   const texts = new Map(files.map((f) => [f, read(f)]))
-  return files
-    .flatMap(configReads)
-    .filter(
-      (r) =>
-        r.exported === undefined ||
-        files.some((f) => f !== r.file && new RegExp(`\\b${r.exported}\\b`).test(texts.get(f)!)),
+  return files.flatMap(configReads).flatMap((r) => {
+    if (r.exported === undefined) return [r]
+    const exported = r.exported
+    const users = files.filter(
+      (f) => f !== r.file && new RegExp(`\\b${exported.replace(".", "\\.")}\\b`).test(texts.get(f)!),
     )
+    if (users.length === 0) return []
+    // as the fallback of a CLI option, the option decides; else the read itself
+    const needs = users.flatMap((f) => needAtUse(texts.get(f)!, exported, r.need) ?? [])
+    const need =
+      needs.length === 0
+        ? r.need
+        : (needs.find((n) => n === "required") ?? needs.find((n) => typeof n === "object") ?? needs[0]!)
+    return [{ ...r, need }]
+  })
 }
 
 /** A default fits the stack unless it points at the developer's machine. */
@@ -509,9 +546,10 @@ describe("the pieces agree", () => {
       raw.services && composeText.match(/GRAFANA_DB_PASSWORD: \$\{GRAFANA_DB_PASSWORD:\?[^}]*\}/g),
     ).toHaveLength(2)
     // the migrate program creates that user (GRAFANA_DB_USER, default grafana)
-    expect(read("src/programs/migrate.ts")).toContain(
-      'Config.string("GRAFANA_DB_USER").pipe(Config.withDefault("grafana"))',
+    expect(read("src/adapters/Settings.ts")).toContain(
+      'grafanaUser: Config.string("GRAFANA_DB_USER").pipe(Config.withDefault("grafana"))',
     )
+    expect(read("src/programs/migrate.ts")).toContain("Settings.migrate.grafanaUser")
     expect(envOf("grafana").GF_SECURITY_ADMIN_PASSWORD).toBe(envExample.GRAFANA_ADMIN_PASSWORD)
     expect(services.grafana!.ports).toContain("3000:3000")
   })

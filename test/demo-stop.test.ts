@@ -6,8 +6,14 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
+import * as Mysql from "../harness/Mysql.ts"
 import * as Process from "../harness/Process.ts"
 import * as Programs from "../harness/Programs.ts"
+import * as services from "../harness/Services.ts"
+import * as TopicMaps from "../harness/TopicMaps.ts"
+
+const kafka = await services.kafka()
+const mysql = await services.mysql()
 
 const env = Programs.cleanEnv({ NO_COLOR: "1", LOG_FORMAT: "logfmt" })
 
@@ -55,5 +61,30 @@ describe("demo stop paths (a real process)", () => {
         expect(Process.exitCode(exit)).toBe(0)
       }),
     180_000,
+  )
+
+  it.scoped.skipIf(!kafka.available || !mysql.available)(
+    "Ctrl-C on Kafka and MariaDB: the same order, the same ledger",
+    () =>
+      Effect.gen(function* () {
+        const db = yield* Mysql.freshDatabase()
+        const { file } = yield* TopicMaps.tempMapFile(TopicMaps.makeMapFile())
+        const proc = yield* Programs.start("demo", ["--port", "0", "--rate", "200", "--topic-map", file], {
+          env: Programs.cleanEnv({
+            NO_COLOR: "1",
+            LOG_FORMAT: "logfmt",
+            KAFKA_BROKERS: services.kafkaBrokers().join(","),
+            MYSQL_URL: Mysql.urlText(db.database),
+          }),
+        })
+        let at = -1
+        for (let n = 0; n < 3; n++)
+          at = (yield* Process.waitForLine(proc, /^\[\s*\d+s\] events [1-9]/, "120 seconds", at + 1)).index
+        yield* Process.signal(proc, "SIGINT")
+        const exit = yield* Process.waitExit(proc, "90 seconds")
+        check(proc.lines)
+        expect(Process.exitCode(exit)).toBe(0)
+      }),
+    300_000,
   )
 })

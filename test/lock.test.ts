@@ -40,6 +40,8 @@ interface Manifest {
   readonly dependencies: Record<string, string>
   readonly devDependencies: Record<string, string>
   readonly allowScripts?: Record<string, boolean>
+  readonly peerDependencies?: Record<string, string>
+  readonly peerDependenciesMeta?: Record<string, { readonly optional?: boolean }>
 }
 
 const manifest = JSON.parse(read("package.json")) as Manifest
@@ -163,15 +165,26 @@ const packageOf = (specifier: string) =>
     .split("/")
     .slice(0, specifier.startsWith("@") ? 2 : 1)
     .join("/")
+/** `import type … from "x"` and `export type … from "x"`: erased by the compiler, never loaded. */
+const TYPE_ONLY = /^(?:import|export)\s+type\b[^;]*?from\s+["']([^"'.][^"']*)["']/gm
+const sources = ["src", "migrations"].flatMap(sourceFiles).map(read)
 const importedBySources = new Set(
-  ["src", "migrations"]
-    .flatMap(sourceFiles)
-    .flatMap((file) => [
-      ...read(file).matchAll(/(?:from\s+|import\s*\(\s*|import\s+)["']([^"'.][^"']*)["']/g),
+  sources
+    .flatMap((text) => [
+      ...text.replace(TYPE_ONLY, "").matchAll(/(?:from\s+|import\s*\(\s*|import\s+)["']([^"'.][^"']*)["']/g),
     ])
     .map((m) => m[1]!)
     .filter((s) => !s.startsWith("node:"))
     .map(packageOf),
+)
+/** Packages the sources name in types only (the frameworks of the request-logger adapters). */
+const typedBySources = new Set(
+  sources
+    .flatMap((text) => [...text.matchAll(TYPE_ONLY)])
+    .map((m) => m[1]!)
+    .filter((s) => !s.startsWith("node:"))
+    .map(packageOf)
+    .filter((name) => !importedBySources.has(name)),
 )
 
 /** Packages that `names` need at run time: themselves, their dependencies and required peers. */
@@ -199,6 +212,15 @@ describe("package.json: dependencies are what the programs load", () => {
   it("every package the sources import is a runtime dependency", () => {
     const missing = [...importedBySources].filter((name) => manifest.dependencies[name] === undefined)
     expect(missing).toEqual([])
+  })
+
+  it("a framework the adapters name in types only is an optional peer, never installed for users", () => {
+    expect([...typedBySources].sort()).toEqual(expect.arrayContaining(["express", "fastify", "hono"]))
+    for (const name of typedBySources) {
+      if (manifest.dependencies[name] !== undefined) continue
+      expect(manifest.peerDependencies?.[name], name).toBeDefined()
+      expect(manifest.peerDependenciesMeta?.[name]?.optional, name).toBe(true)
+    }
   })
 
   it("every runtime dependency is imported by the sources, or needed by one that is (a pinned peer or driver)", () => {

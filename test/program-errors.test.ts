@@ -183,6 +183,7 @@ describe("a user's mistakes: one line that says what to do", () => {
         expect(line).toMatch(/is the server running and reachable\?/)
         yield* Process.signal(proc, "SIGINT")
         yield* Process.waitExit(proc, "30 seconds")
+        expect(proc.lines.join("\n")).toContain("consumer: stopped while waiting for MySQL")
       }),
     180_000,
   )

@@ -139,37 +139,40 @@ const byteCount = (n: number | undefined): number | undefined =>
     : Math.min(Number.MAX_SAFE_INTEGER, Math.floor(n))
 
 /**
- * Builds an event from what a request produced: new event id, level derived,
- * user agent, message and consumer truncated, byte counts made whole (a negative or unknown one
- * left out). The request id defaults to the event id.
+ * Builds an event from what a request produced, with the event id given: level derived, user
+ * agent, message and consumer truncated, byte counts made whole (a negative or unknown one left
+ * out). The request id defaults to the event id. Pure and synchronous, for a loop over a batch.
  */
+export const makeWithId = (eventId: EventId.EventId, input: EventInput): RequestEvent => {
+  const consumer = input.consumer === undefined || input.consumer === "" ? undefined : input.consumer
+  const requestBytes = byteCount(input.requestBytes)
+  const responseBytes = byteCount(input.responseBytes)
+  return RequestEvent.make(
+    {
+      eventId,
+      requestId: input.requestId ?? eventId,
+      timestamp: input.timestamp,
+      service: input.service,
+      source: input.source,
+      endpoint: input.endpoint,
+      method: input.method,
+      statusCode: Math.min(599, Math.max(100, Math.round(input.statusCode))),
+      responseTimeMs: Math.min(MAX_RESPONSE_TIME_MS, Math.max(0, input.responseTimeMs)),
+      userAgent: input.userAgent.slice(0, MAX_USER_AGENT),
+      level: levelOf(input.endpoint, input.statusCode),
+      ...(input.message === undefined ? {} : { message: input.message.slice(0, MAX_MESSAGE) }),
+      ...(consumer === undefined ? {} : { consumer: consumer.slice(0, MAX_CONSUMER) }),
+      ...(requestBytes === undefined ? {} : { requestBytes }),
+      ...(responseBytes === undefined ? {} : { responseBytes }),
+    },
+    // the inputs are already normalised above; skip re-validation on the hot path
+    { disableValidation: true },
+  )
+}
+
+/** `makeWithId` with a new event id (UUIDv7 from `Clock` and `Random`). */
 export const make = (input: EventInput): Effect.Effect<RequestEvent> =>
-  Effect.map(EventId.make, (eventId) => {
-    const consumer = input.consumer === undefined || input.consumer === "" ? undefined : input.consumer
-    const requestBytes = byteCount(input.requestBytes)
-    const responseBytes = byteCount(input.responseBytes)
-    return RequestEvent.make(
-      {
-        eventId,
-        requestId: input.requestId ?? eventId,
-        timestamp: input.timestamp,
-        service: input.service,
-        source: input.source,
-        endpoint: input.endpoint,
-        method: input.method,
-        statusCode: Math.min(599, Math.max(100, Math.round(input.statusCode))),
-        responseTimeMs: Math.min(MAX_RESPONSE_TIME_MS, Math.max(0, input.responseTimeMs)),
-        userAgent: input.userAgent.slice(0, MAX_USER_AGENT),
-        level: levelOf(input.endpoint, input.statusCode),
-        ...(input.message === undefined ? {} : { message: input.message.slice(0, MAX_MESSAGE) }),
-        ...(consumer === undefined ? {} : { consumer: consumer.slice(0, MAX_CONSUMER) }),
-        ...(requestBytes === undefined ? {} : { requestBytes }),
-        ...(responseBytes === undefined ? {} : { responseBytes }),
-      },
-      // the inputs are already normalised above; skip re-validation on the hot path
-      { disableValidation: true },
-    )
-  })
+  Effect.map(EventId.make, (eventId) => makeWithId(eventId, input))
 
 export const RequestEventJson = Schema.parseJson(RequestEvent)
 

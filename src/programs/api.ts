@@ -16,7 +16,7 @@ import { Console, Effect, Layer, Option } from "effect"
 import * as ApiServer from "../adapters/http/ApiServer.ts"
 import * as Settings from "../adapters/Settings.ts"
 import * as ApiHttpServer from "./lib/ApiHttpServer.ts"
-import * as Infrastructure from "./lib/Infrastructure.ts"
+import * as Publishing from "./lib/Publishing.ts"
 import { runCli } from "./lib/Main.ts"
 import * as Shared from "./lib/Options.ts"
 
@@ -41,7 +41,7 @@ const options = {
   publisher: Options.choice("publisher", ["kafka", "memory"]).pipe(
     Shared.documented(
       "Where the events go: kafka, or memory (they stay in this process)",
-      "KAFKA_BROKERS (set: kafka)",
+      "KAFKA_BROKERS",
       "kafka when KAFKA_BROKERS is set, else memory",
     ),
     Options.optional,
@@ -90,7 +90,7 @@ const command = Command.make("api", options, (args) =>
       latencyScale: Option.getOrElse(args.latencyScale, () => settings.chaos.latencyScale),
     }
     const topicMap = yield* Shared.loadTopicMap(args.topicMap)
-    const kind = yield* Infrastructure.publisherKind(args.publisher)
+    const kind = yield* Publishing.publisherKind(args.publisher)
     const brokers = yield* Settings.kafkaBrokers
     // stops gracefully: drained before the server is removed, then the publisher flushes
     const server = ApiHttpServer.layer({
@@ -102,7 +102,7 @@ const command = Command.make("api", options, (args) =>
       seed: Option.getOrElse(args.seed, () => settings.seed),
       chaos,
       logging: !args.noLogging,
-    }).pipe(Layer.provide(Infrastructure.publisher(kind, topicMap)))
+    }).pipe(Layer.provide(Publishing.publisher(kind, topicMap)))
 
     return yield* Effect.gen(function* () {
       const address = yield* HttpServer.addressFormattedWith((url) => Effect.succeed(url))

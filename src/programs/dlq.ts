@@ -42,8 +42,10 @@ import { int } from "./lib/Report.ts"
 
 const shared = {
   timeout: Options.integer("timeout").pipe(
-    Options.withDescription(
-      "Seconds to wait for Kafka (connecting, and reading the dead-letter topic to its end) (DLQ_TIMEOUT; default 60)",
+    Shared.documented(
+      "Seconds to wait for Kafka (connecting, and reading the dead-letter topic to its end)",
+      "DLQ_TIMEOUT",
+      "60",
     ),
     Options.withFallbackConfig(Settings.dlqTimeout),
   ),
@@ -100,9 +102,7 @@ const list = Command.make(
   "list",
   {
     ...shared,
-    json: Options.boolean("json").pipe(
-      Options.withDescription("One JSON object on stdout instead of a table"),
-    ),
+    json: Options.boolean("json").pipe(Shared.flagOnly("One JSON object on stdout instead of a table")),
   },
   (args) =>
     withKafka(args, (map) =>
@@ -158,7 +158,7 @@ const show = Command.make(
       Args.withDescription("The record's offset in the dead-letter topic"),
     ),
     partition: Options.integer("partition").pipe(
-      Options.withDescription("Its partition (default: every partition that has the offset)"),
+      Shared.flagOnly("Its partition", "every partition that has the offset"),
       Options.optional,
     ),
   },
@@ -245,26 +245,22 @@ const replay = Command.make(
   {
     ...shared,
     reason: Options.text("reason").pipe(
-      Options.withDescription("Re-publish the records whose reason contains this text"),
+      Shared.flagOnly("Re-publish the records whose reason contains this text", "none"),
       Options.optional,
     ),
     from: Options.text("from").pipe(
-      Options.withDescription("Re-publish the records from this offset of the dead-letter topic (with --to)"),
+      Shared.flagOnly("Re-publish the records from this offset of the dead-letter topic (with --to)", "none"),
       Options.optional,
     ),
     to: Options.text("to").pipe(
-      Options.withDescription("… to this offset, inclusive (with --from)"),
+      Shared.flagOnly("… to this offset, inclusive (with --from)", "none"),
       Options.optional,
     ),
     partition: Options.integer("partition").pipe(
-      Options.withDescription(
-        "With --from/--to: only this partition of the dead-letter topic (default: every one)",
-      ),
+      Shared.flagOnly("With --from/--to: only this partition of the dead-letter topic", "every one"),
       Options.optional,
     ),
-    dryRun: Options.boolean("dry-run").pipe(
-      Options.withDescription("Say what would be re-published; send nothing"),
-    ),
+    dryRun: Options.boolean("dry-run").pipe(Shared.flagOnly("Say what would be re-published; send nothing")),
   },
   (args) =>
     withKafka(args, (map) =>

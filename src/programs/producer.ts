@@ -10,7 +10,7 @@ import { Command, Options } from "@effect/cli"
 import { Clock, Console, Effect, Fiber, Option, Random, Schedule } from "effect"
 import { Publisher } from "../adapters/Publisher.ts"
 import * as Settings from "../adapters/Settings.ts"
-import * as Infrastructure from "./lib/Infrastructure.ts"
+import * as Publishing from "./lib/Publishing.ts"
 import { runCli } from "./lib/Main.ts"
 import * as ProducerProgress from "./lib/ProducerProgress.ts"
 import * as Shared from "./lib/Options.ts"
@@ -119,7 +119,7 @@ const command = Command.make("producer", options, (args) =>
       }
     })
     return yield* run.pipe(
-      Effect.provide(Infrastructure.publisher("kafka", topicMap, Shared.brokerList(args.brokers))),
+      Effect.provide(Publishing.publisher("kafka", topicMap, Shared.brokerList(args.brokers))),
     )
   }),
 ).pipe(Command.withDescription("Write synthetic request events to the topics of the map"))

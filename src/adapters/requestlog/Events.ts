@@ -4,7 +4,6 @@
  * request id (the caller's when valid, else the event id), the wall-clock timestamp of the end,
  * the level and message, and the consumer (a name as given, or a key's keyed hash).
  */
-import type { Effect } from "effect"
 import {
   admitEndpoint,
   type EndpointGuard,
@@ -12,7 +11,8 @@ import {
   normaliseEndpoint,
 } from "../../domain/Endpoints.ts"
 import { validRequestId, UNMATCHED } from "../../domain/RequestLabels.ts"
-import { make as makeEvent, methodOf, type RequestEvent, type Source } from "../../domain/RequestEvent.ts"
+import type { EventId } from "../../domain/EventId.ts"
+import { makeWithId, methodOf, type RequestEvent, type Source } from "../../domain/RequestEvent.ts"
 import { hashConsumerKey } from "./ConsumerKey.ts"
 import type { LoggedRequest } from "./LoggedRequest.ts"
 
@@ -29,7 +29,7 @@ export interface EventOptions {
   readonly endpointLimit?: number | undefined
 }
 
-/** A converter with its own cardinality guard (one per logger). */
+/** A converter with its own cardinality guard (one per logger); plain code, for a loop over a batch. */
 export const makeConverter = (options: EventOptions) => {
   let guard: EndpointGuard = makeEndpointGuard(options.endpointLimit)
   const source = options.source ?? "api"
@@ -46,8 +46,8 @@ export const makeConverter = (options: EventOptions) => {
       return undefined
     return hashConsumerKey(options.consumerSecret, entry.consumerKey)
   }
-  return (entry: LoggedRequest): Effect.Effect<RequestEvent> =>
-    makeEvent({
+  return (eventId: EventId, entry: LoggedRequest): RequestEvent =>
+    makeWithId(eventId, {
       requestId: validRequestId(entry.requestId),
       timestamp: new Date(Math.round(options.timeOrigin + entry.end)),
       service: options.service,

@@ -4,7 +4,7 @@
  * returns. Everything else happens off the request path:
  *
  * - `worker` mode (default): a timer on this thread moves the ring's entries, as columns, to the
- *   logger's worker thread every few milliseconds (or at once past 1 024 entries); the worker
+ *   logger's worker thread every 20 milliseconds (or at once past 1 024 entries); the worker
  *   builds the events and runs the Kafka publisher. The request path pays for the ring, the
  *   timer and the columns: ~1 µs per request, measured (`npm run bench -- node`).
  * - `inline` mode: the same pipeline on this thread, a fiber beside the requests.
@@ -62,7 +62,7 @@ export interface RequestLogger {
 }
 
 /** How long entries wait on this thread before they go to the worker. */
-const LINGER_MS = 5
+const LINGER_MS = 20
 /** Entries that make the host send at once. */
 const SEND_AT = 1_024
 
@@ -81,17 +81,18 @@ const noPublisher: PublisherStats = { accepted: 0, sent: 0, failed: 0, dropped: 
 /**
  * The worker's entry file beside this one. Compiled, it is loaded as it is; as TypeScript sources
  * (development, tests) a bootstrap registers tsx in the worker first (a worker's `--import` does
- * not register loader hooks on Node 20).
+ * not register loader hooks on Node 20). Neither inherits the application's Node flags
+ * (`--input-type`, `--eval`…, which a worker refuses).
  */
 const startWorker = (workerData: WorkerData): Worker => {
   if (!import.meta.url.endsWith(".ts"))
-    return new Worker(new URL("./LoggerWorker.js", import.meta.url), { workerData })
+    return new Worker(new URL("./LoggerWorker.js", import.meta.url), { workerData, execArgv: [] })
   const entry = new URL("./LoggerWorker.ts", import.meta.url).href
   // tsx's ES module API (its `require` condition would load the CommonJS one)
   const tsxRoot = dirname(createRequire(import.meta.url).resolve("tsx/package.json"))
   const tsx = pathToFileURL(join(tsxRoot, "dist", "esm", "api", "index.mjs")).href
   const bootstrap = `import(${JSON.stringify(tsx)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}) })`
-  return new Worker(bootstrap, { eval: true, workerData })
+  return new Worker(bootstrap, { eval: true, workerData, execArgv: [] })
 }
 
 const inline = (

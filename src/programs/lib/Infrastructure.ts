@@ -9,7 +9,7 @@
  * builds for its traffic and closes (flushed) before its summary. The Kafka topics are ensured
  * once, when the back (or a publisher alone) is built.
  */
-import { Context, Duration, Effect, Layer, Option, Schedule } from "effect"
+import { Context, Duration, Effect, Layer, Schedule } from "effect"
 import type { TopicMap } from "../../domain/TopicMap.ts"
 import type { DeadLetters } from "../../adapters/DeadLetters.ts"
 import * as Kafka from "../../adapters/kafka/index.ts"
@@ -18,52 +18,18 @@ import * as Memory from "../../adapters/memory/Memory.ts"
 import { MemoryBroker } from "../../adapters/memory/MemoryBroker.ts"
 import * as Mysql from "../../adapters/mysql/index.ts"
 import type { Publisher } from "../../adapters/Publisher.ts"
-import * as Settings from "../../adapters/Settings.ts"
 import type { Subscription } from "../../adapters/Subscription.ts"
 
-export type Kind = "memory" | "kafka"
-
-/** `api`'s choice: the flag, else Kafka when KAFKA_BROKERS is set, else memory. */
-export const publisherKind = (flag: Option.Option<Kind>) =>
-  Effect.map(Settings.realInfrastructure, (real) =>
-    Option.getOrElse(flag, (): Kind => (Option.isSome(real.kafka) ? "kafka" : "memory")),
-  )
-
-/** `demo`'s choice: Kafka and MySQL when both KAFKA_BROKERS and MYSQL_URL are set, else memory. */
-export const pipelineKind = Effect.map(
-  Settings.realInfrastructure,
-  (real): Kind => (Option.isSome(real.kafka) && Option.isSome(real.mysql) ? "kafka" : "memory"),
-)
-
-/** The Kafka client from Config, or on the brokers a `--brokers` flag names. */
-export const kafkaClient = (brokers: Option.Option<ReadonlyArray<string>>) =>
-  Option.match(brokers, {
-    onNone: () => Kafka.KafkaClient.layerConfig(),
-    onSome: (list) =>
-      Layer.unwrapEffect(
-        Effect.map(Settings.kafkaClientId, (clientId) =>
-          Kafka.KafkaClient.layer({ brokers: list, clientId }),
-        ),
-      ),
-  })
-
-/** A publisher alone (`api`, the producer). */
-export const publisher = (
-  kind: Kind,
-  topicMap: TopicMap,
-  brokers: Option.Option<ReadonlyArray<string>> = Option.none(),
-) =>
-  kind === "kafka"
-    ? Kafka.publisherLayer(topicMap, { client: kafkaClient(brokers) })
-    : Memory.publisherLayer(topicMap).pipe(Layer.provide(MemoryBroker.layer))
+export { type Kind, kafkaClient, pipelineKind, publisher, publisherKind } from "./Publishing.ts"
+import type { Kind } from "./Publishing.ts"
 
 /**
  * The MySQL store, waiting for the server: while it is unreachable, one line says where and
  * when the next attempt is, and the connection is retried (0.5 s doubling, at most 30 s),
  * forever. Other failures (bad credentials, a missing database) stop the program with their hint.
  */
-export const mysqlUntilReachable = (program: string) =>
-  Mysql.layer.pipe(
+export const mysqlUntilReachable = (program: string) => {
+  const retried = Mysql.layer.pipe(
     Layer.retry(
       Schedule.delays(
         Schedule.exponential("500 millis", 2).pipe(
@@ -82,6 +48,13 @@ export const mysqlUntilReachable = (program: string) =>
       ),
     ),
   )
+  // stopped (Ctrl-C, SIGTERM) while waiting: said, not silent
+  return Layer.scopedContext(
+    Layer.build(retried).pipe(
+      Effect.onInterrupt(() => Effect.logWarning(`${program}: stopped while waiting for MySQL`)),
+    ),
+  )
+}
 
 /** Raw bytes to a topic, bypassing the event contract: the demo's poison records. */
 export class RawSink extends Context.Tag("apimon/programs/RawSink")<
