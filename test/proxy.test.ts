@@ -14,10 +14,12 @@ import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Effect, Either, Exit, Fiber, Scope } from "effect"
 import { answerFor } from "../src/adapters/proxy/ClientErrors.ts"
-import { classify, forwardedPath } from "../src/adapters/proxy/Forwarder.ts"
+import { loggedRequest } from "../src/adapters/proxy/EventLog.ts"
+import { type Answered, classify, forwardedPath } from "../src/adapters/proxy/Forwarder.ts"
 import { endToEnd, requestHeaders, responseHeaders } from "../src/adapters/proxy/Headers.ts"
-import { hashConsumer } from "../src/adapters/proxy/Labelling.ts"
+import { hashConsumerKey } from "../src/adapters/requestlog/ConsumerKey.ts"
 import { decodeRecord } from "../src/domain/Envelope.ts"
+import { compileTemplates } from "../src/domain/Endpoints.ts"
 import type { RequestEvent } from "../src/domain/RequestEvent.ts"
 import * as Kafka from "../harness/Kafka.ts"
 import { uniqueName } from "../harness/Names.ts"
@@ -105,11 +107,33 @@ describe("proxy pieces", () => {
     expect(answerFor("HPE_INVALID_METHOD")?.[0]).toBe(400)
   })
 
-  it("hashes consumers with the key: short, stable, not the value, different per key", () => {
-    const a = hashConsumer("k".repeat(32), "secret-api-key")
-    expect(a).toMatch(/^[0-9a-f]{16}$/)
-    expect(hashConsumer("k".repeat(32), "secret-api-key")).toBe(a)
-    expect(hashConsumer("j".repeat(32), "secret-api-key")).not.toBe(a)
+  it("hands the request-logger core the spec's template, the proxy's own endpoint, or the raw target", () => {
+    const answered: Answered = {
+      requestId: "r-1",
+      method: "GET",
+      target: "/v1/users/7?x=1",
+      status: 200,
+      durationMs: 12,
+      userAgent: "ua",
+      requestBytes: 3,
+      responseBytes: 5,
+      consumer: "the-key",
+      message: undefined,
+    }
+    const spec = compileTemplates(["/users/{id}"], "/v1")
+    expect(loggedRequest(answered, spec, 100)).toMatchObject({
+      route: "/users/:id",
+      path: undefined,
+      start: 88,
+      end: 100,
+      consumerKey: "the-key",
+      requestBytes: 3,
+      responseBytes: 5,
+    })
+    expect(loggedRequest({ ...answered, target: "/nope" }, spec, 1).route).toBe("(unmatched)")
+    expect(loggedRequest({ ...answered, endpoint: "(unmatched)" }, undefined, 1).route).toBe("(unmatched)")
+    // without a spec the core normalises the path, off the request path
+    expect(loggedRequest(answered, undefined, 1)).toMatchObject({ route: undefined, path: "/v1/users/7?x=1" })
   })
 })
 
@@ -564,7 +588,7 @@ describe.skipIf(!kafka.available)("the proxy program, between a real upstream an
           expect(byRequest.get("m-HEAD")).toMatchObject({ method: "HEAD", responseBytes: 0 })
           expect(byRequest.get("t-num")).toMatchObject({
             endpoint: "/users/:id",
-            consumer: hashConsumer(CONSUMER_KEY, "the-api-key-42"),
+            consumer: hashConsumerKey(CONSUMER_KEY, "the-api-key-42"),
           })
           expect(byRequest.get("t-uuid")?.endpoint).toBe("/orders/:id/items")
           expect(byRequest.get("t-hex")?.endpoint).toBe("/blobs/:id")
@@ -646,7 +670,10 @@ describe.skipIf(!kafka.available)("the proxy program with --openapi, and its SIG
             for (const [i, [path, endpoint]] of paths.entries())
               expect(byRequest.get(`o${i}`), path).toBe(endpoint)
             expect(byRequest.get("drain-1")).toBe("/delay/:ms")
-            expect(Process.output(proxy.proc)).toMatch(/publisher: closed.*\\"sent\\":5/)
+            // the request logger's final figures: all five published and sent
+            const figures = /proxy: events[^\n]*/.exec(Process.output(proxy.proc))?.[0] ?? ""
+            expect(figures).toMatch(/\bpublished\W{1,3}5\b/)
+            expect(figures).toMatch(/\bsent\W{1,3}5\b/)
           }),
         ),
       ),

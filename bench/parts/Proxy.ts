@@ -8,7 +8,10 @@
  * - Added latency: an open loop at 1,000 requests/s (GETs on a keep-alive pool, each timed from
  *   its send to the end of its answer) to the upstream directly and through the logging proxy,
  *   rounds alternating: the difference of the medians (p50), target ≤ 1 ms.
+ * - CPU per request: the process's (every thread: the request logger's worker builds and sends
+ *   the events) and its main thread's (the one that forwards), from /proc.
  */
+import { readFileSync } from "node:fs"
 import * as http from "node:http"
 import { Effect } from "effect"
 import type { HarnessError } from "../../harness/Errors.ts"
@@ -26,6 +29,18 @@ const UPSTREAM_PORT = 18441
 const ON_PORT = 18442
 const OFF_PORT = 18443
 const RATE = 1000
+
+/** CPU time (user + system) of a process's main thread in seconds (Linux /proc), else NaN. */
+const mainThreadCpuSeconds = (pid: number): number => {
+  try {
+    const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, "utf8")
+    // after the command name: utime is the 14th field, stime the 15th (clock ticks)
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+    return (Number(fields[11]) + Number(fields[12])) / 100
+  } catch {
+    return Number.NaN
+  }
+}
 
 interface OpenLoopResult {
   readonly p50: number
@@ -128,14 +143,19 @@ export const run = (ctx: BenchContext) =>
 
     const rounds: Record<"on" | "off", Array<LoadResult>> = { on: [], off: [] }
     const cpuPerRequest: Record<"on" | "off", Array<number>> = { on: [], off: [] }
+    const mainCpuPerRequest: Record<"on" | "off", Array<number>> = { on: [], off: [] }
     for (let r = 1; r <= ctx.rounds; r++) {
       const order = r % 2 === 1 ? (["on", "off"] as const) : (["off", "on"] as const)
       for (const which of order) {
         const proxy = which === "on" ? on : off
         const cpu0 = proxy.cpuSeconds()
+        const main0 = mainThreadCpuSeconds(proxy.pid)
         const x = yield* load(which === "on" ? ON_PORT : OFF_PORT, CONNECTIONS, seconds)
         rounds[which].push(x)
         cpuPerRequest[which].push(((proxy.cpuSeconds() - cpu0) * 1e6) / Math.max(1, x.requests))
+        mainCpuPerRequest[which].push(
+          ((mainThreadCpuSeconds(proxy.pid) - main0) * 1e6) / Math.max(1, x.requests),
+        )
         yield* ctx.log(
           `    round ${r} logging ${which.padEnd(3)}  ${Math.round(x.rps).toLocaleString("en-US")} req/s, p50 ${x.p50} ms${x.errors > 0 ? `, ${x.errors} errors` : ""}`,
         )
@@ -176,6 +196,17 @@ export const run = (ctx: BenchContext) =>
           note: "the proxy process's user + system time ÷ requests answered",
         },
         { name: "logging off CPU per request", unit: "µs", series: series(cpuPerRequest.off) },
+        {
+          name: "logging on main-thread CPU per request",
+          unit: "µs",
+          series: series(mainCpuPerRequest.on),
+          note: "the thread that forwards (the logger's worker excluded)",
+        },
+        {
+          name: "logging off main-thread CPU per request",
+          unit: "µs",
+          series: series(mainCpuPerRequest.off),
+        },
         { name: `upstream direct p50 at ${RATE}/s`, unit: "ms", series: s.directP50 },
         { name: `through the proxy p50 at ${RATE}/s`, unit: "ms", series: s.proxiedP50 },
         { name: `upstream direct p99 at ${RATE}/s`, unit: "ms", series: s.directP99 },
@@ -189,7 +220,13 @@ export const run = (ctx: BenchContext) =>
           "added CPU per request (logging)",
           series(cpuPerRequest.on).median - series(cpuPerRequest.off).median,
           "µs",
-          "labelling, the event, the publisher and the Kafka producer",
+          "both threads: the ring, the columns, and on the worker the event, the publisher and kafkajs",
+        ),
+        info(
+          "added main-thread CPU per request (logging)",
+          series(mainCpuPerRequest.on).median - series(mainCpuPerRequest.off).median,
+          "µs",
+          "the request path: the Answered, the OpenAPI match, the ring, the columns and their post",
         ),
         info("proxy peak RSS (logging on)", peakOn / MB, "MB"),
       ],
@@ -202,6 +239,7 @@ export const run = (ctx: BenchContext) =>
         rounds,
         latency,
         cpuPerRequestUs: cpuPerRequest,
+        mainThreadCpuPerRequestUs: mainCpuPerRequest,
       },
     } satisfies PartResult
   }).pipe(Effect.scoped)

@@ -1,8 +1,9 @@
 /**
  * `tsx src/programs/proxy.ts --upstream URL`: a logging reverse proxy for an API in any
  * language (docs/architecture.md §10). Every request is forwarded to the upstream, its answer
- * streamed back, and one RequestEvent per request published through the Publisher: Kafka when
- * KAFKA_BROKERS is set (or with `--publisher kafka`), else in memory.
+ * streamed back, and logged through the request-logger core (§9): one RequestEvent per request,
+ * built and published to Kafka on the core's worker thread when KAFKA_BROKERS is set (or with
+ * `--publisher kafka`), else through the in-memory Publisher.
  *
  *   tsx src/programs/proxy.ts --upstream http://localhost:8000 [--port 8080] [--host 0.0.0.0]
  *                             [--openapi openapi.json] [--service NAME] [--timeout 30000]
@@ -11,19 +12,18 @@
  *                             [--publisher kafka|memory] [--topic-map topics.json] [--no-logging]
  *
  * SIGTERM or Ctrl-C: the proxy stops accepting, answers the requests in flight (each with
- * `Connection: close`), closes its upstream connections, then the publisher flushes.
+ * `Connection: close`), closes its upstream connections, then the request logger publishes and
+ * flushes what it holds and logs its figures (`proxy: events`).
  */
 import type { Server } from "node:http"
 import { Command, Options } from "@effect/cli"
 import { Console, Data, Effect, Layer, Option, Redacted, Runtime } from "effect"
-import * as Kafka from "../adapters/kafka/index.ts"
 import * as Settings from "../adapters/Settings.ts"
 import * as Memory from "../adapters/memory/Memory.ts"
 import { MemoryBroker } from "../adapters/memory/MemoryBroker.ts"
 import * as ClientErrors from "../adapters/proxy/ClientErrors.ts"
 import * as EventLog from "../adapters/proxy/EventLog.ts"
 import * as Forwarder from "../adapters/proxy/Forwarder.ts"
-import * as Labelling from "../adapters/proxy/Labelling.ts"
 import * as OpenApiFile from "../adapters/proxy/OpenApiFile.ts"
 import * as ProxySettings from "../adapters/proxy/ProxySettings.ts"
 import * as Upstream from "../adapters/proxy/Upstream.ts"
@@ -34,6 +34,12 @@ import * as Shared from "./lib/Options.ts"
 
 /** How long a SIGTERM waits for the requests in flight before it abandons them. */
 const DRAIN_TIMEOUT = "15 seconds"
+/**
+ * The request-logger core's mode: its worker thread under Node; under Deno (2.5) the same
+ * pipeline on the proxy's thread (`inline`): there the worker's bootstrap fails (tsx's
+ * `module.register` is not supported) and the host's timer has no `unref`.
+ */
+const LOGGER_MODE: "worker" | "inline" = "Deno" in globalThis ? "inline" : "worker"
 /** At most one warning line about upstream failures per this many ms (each failure is an event). */
 const WARN_EVERY_MS = 5_000
 
@@ -182,19 +188,15 @@ const command = Command.make("proxy", options, (args) =>
     const service = Option.getOrElse(args.service, () => upstream.hostname)
     yield* check(service.length >= 1 && service.length <= 64, "--service must be 1-64 characters")
     const consumerHeader = Option.getOrUndefined(Option.map(args.consumerHeader, (h) => h.toLowerCase()))
-    const consumerKey = Option.getOrUndefined(Option.map(yield* ProxySettings.consumerKey, Redacted.value))
+    const consumerSecret = Option.getOrUndefined(Option.map(yield* ProxySettings.consumerKey, Redacted.value))
     yield* check(
-      consumerHeader === undefined || (consumerKey !== undefined && consumerKey.length >= 16),
+      consumerHeader === undefined || (consumerSecret !== undefined && consumerSecret.length >= 16),
       "--consumer-header needs PROXY_CONSUMER_KEY, a secret of at least 16 characters, to hash the consumers",
     )
     const spec = Option.isSome(args.openapi) ? yield* OpenApiFile.load(args.openapi.value) : undefined
     const topicMap = yield* Shared.loadTopicMap(args.topicMap)
     const brokers = (yield* Settings.realInfrastructure).kafka
     const kind = Option.getOrElse(args.publisher, () => (Option.isSome(brokers) ? "kafka" : "memory"))
-    const publisher =
-      kind === "kafka"
-        ? Kafka.publisherLayer(topicMap)
-        : Memory.publisherLayer(topicMap).pipe(Layer.provide(MemoryBroker.layer))
     const graceful = GracefulHttp.make({
       ...GracefulHttp.serverOptions,
       maxHeaderSize: args.maxHeaderSize,
@@ -205,13 +207,22 @@ const command = Command.make("proxy", options, (args) =>
 
     return yield* Effect.gen(function* () {
       const runSync = Runtime.runSync(yield* Effect.runtime<never>())
-      const events = args.noLogging ? undefined : yield* EventLog.publisherLog(service)
-      const label = Labelling.make({
-        service,
-        templates: spec?.matcher,
-        maxEndpoints: args.maxEndpoints,
-        consumerKey,
-      })
+      const logging = { service, templates: spec?.matcher, maxEndpoints: args.maxEndpoints, consumerSecret }
+      const events = args.noLogging
+        ? undefined
+        : kind === "kafka"
+          ? yield* EventLog.kafka({
+              ...logging,
+              topicMap,
+              topicMapFile: Option.getOrUndefined(args.topicMap),
+              mode: LOGGER_MODE,
+            })
+          : yield* Effect.provide(
+              EventLog.memory(logging),
+              yield* Layer.build(Memory.publisherLayer(topicMap).pipe(Layer.provide(MemoryBroker.layer))),
+            )
+      if (events !== undefined && !(yield* events.ready))
+        yield* Effect.logWarning("proxy: not logging: the request logger could not start; forwarding only")
       const totals = { answered: 0, upstreamFailures: 0, suppressed: 0, lastWarning: 0 }
       const onAnswered = (answered: Forwarder.Answered) => {
         totals.answered += 1
@@ -231,7 +242,7 @@ const command = Command.make("proxy", options, (args) =>
             )
           }
         }
-        events?.log(label(answered))
+        events?.log(answered)
       }
 
       const agent = yield* Upstream.pool(upstream, { maxSockets: args.maxSockets })
@@ -264,7 +275,6 @@ const command = Command.make("proxy", options, (args) =>
           yield* Effect.logInfo("proxy: stopped", {
             answered: totals.answered,
             upstreamFailures: totals.upstreamFailures,
-            ...(events === undefined ? {} : events.counters),
           })
         }),
       )
@@ -281,7 +291,7 @@ const command = Command.make("proxy", options, (args) =>
             : `  events:    in memory (KAFKA_BROKERS is unset), service ${service}`,
       )
       return yield* Effect.never
-    }).pipe(Effect.scoped, Effect.provide(publisher))
+    }).pipe(Effect.scoped)
   }),
 ).pipe(Command.withDescription("Forward HTTP to an upstream API and log every request as an event"))
 

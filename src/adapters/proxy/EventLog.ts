@@ -1,104 +1,174 @@
 /**
- * The proxy's one seam into the pipeline (docs/architecture.md §10): a `LogRequest` takes one
- * labelled request and returns at once. `publisherLog` only appends it to a bounded list (a
- * request past `MAX_PENDING` waiting ones is dropped and counted); a fiber takes the list every
- * `DRAIN_EVERY`, builds the events and hands them to the `Publisher` of the context (which
- * buffers, batches, and counts its own drops). Closing the scope hands over what is left. A
- * framework-neutral request-logger core can replace it without the proxy changing.
+ * The proxy's one seam into the pipeline (docs/architecture.md §10): an adapter of the
+ * request-logger core (§9), like `apimon/node`. `log` turns what the proxy saw of a request
+ * (`Answered`) into the core's `LoggedRequest` and puts it in the core's ring; everything that
+ * costs (the event, the normalised path and its cardinality guard, the consumer's keyed hash,
+ * the topic map, batching, Kafka) runs off the request path:
  *
- * Why a list and not one effect per request: running an effect from a callback
- * (`Runtime.runSync` per request) cost ~80 µs of CPU per request (bench `proxy`, and a micro
- * measurement on the loaded machine); building the events in one fiber per batch costs a few µs
- * each.
+ * - `kafka`: the core's `RequestLogger`, on its worker thread (`inline` when asked: under Deno);
+ * - `memory` (`--publisher memory`): the core's ring and drain on this thread, into the
+ *   context's `Publisher` (the in-memory one).
+ *
+ * On the request path only the OpenAPI template is matched (the spec's matcher stays here); a
+ * proxy without a spec hands the core the raw target and the core normalises it. Closing the
+ * scope stops the ring, publishes and flushes what it holds, and logs the final figures
+ * (`proxy: events`): requests taken, dropped, lost, published, and what the broker took.
  */
-import { Clock, Effect } from "effect"
-import { make as makeEvent, type Method } from "../../domain/RequestEvent.ts"
-import { Publisher } from "../Publisher.ts"
+import { Effect, Layer, Option } from "effect"
+import { matchTemplate, type TemplateMatcher } from "../../domain/Endpoints.ts"
+import { UNMATCHED } from "../../domain/RequestLabels.ts"
+import type { TopicMap } from "../../domain/TopicMap.ts"
+import * as KafkaAdmin from "../kafka/KafkaAdmin.ts"
+import * as KafkaClient from "../kafka/KafkaClient.ts"
+import { Publisher, type PublisherStats } from "../Publisher.ts"
+import * as Drain from "../requestlog/Drain.ts"
+import type { LoggedRequest } from "../requestlog/LoggedRequest.ts"
+import { createRequestLogger, type LoggerStats } from "../requestlog/RequestLogger.ts"
+import { RequestRing } from "../requestlog/Ring.ts"
+import { DEFAULT_BUFFER_SIZE } from "../requestlog/Settings.ts"
+import type { Answered } from "./Forwarder.ts"
 
-/** One request as its event needs it: the endpoint resolved, the consumer hashed. */
-export interface LabelledRequest {
-  readonly requestId: string
-  readonly method: Method
-  readonly endpoint: string
-  readonly status: number
-  readonly durationMs: number
-  readonly userAgent: string
-  readonly requestBytes: number
-  readonly responseBytes: number
-  readonly consumer: string | undefined
-  readonly message: string | undefined
+export interface EventLogOptions {
+  /** The events' `service`. */
+  readonly service: string
+  /** The spec's templates (`--openapi`); without them the core normalises the path. */
+  readonly templates: TemplateMatcher | undefined
+  /** Distinct normalised endpoints at most (without a spec), then `(other)`. */
+  readonly maxEndpoints: number
+  /** The secret of the consumer hash (with a consumer header). */
+  readonly consumerSecret: string | undefined
 }
 
-export type LogRequest = (request: LabelledRequest) => void
-
-export interface LogCounters {
-  /** Events handed to the publisher and taken. */
-  logged: number
-  /** Events the publisher refused (its buffer full, or closing): counted there as dropped. */
-  dropped: number
-  /** Events that could not be built (a bug): counted, never silent. */
-  failed: number
+export interface KafkaLogOptions extends EventLogOptions {
+  /** The topic map the program loaded: its topics are created at start. */
+  readonly topicMap: TopicMap
+  /** Its file, for the core; `undefined`: TOPIC_MAP, else ./topics.json, else the built-in map. */
+  readonly topicMapFile: string | undefined
+  /** `worker` (default): events built and sent on the core's worker thread. */
+  readonly mode: "worker" | "inline"
 }
 
-/** Requests waiting for their event at most; past it, a request is dropped (and counted). */
-export const MAX_PENDING = 20_000
-/** How often the waiting requests become events. */
-export const DRAIN_EVERY = "5 millis"
+/** Logs one answered request; returns at once (a full buffer drops it, counted). */
+export type LogAnswered = (answered: Answered) => void
 
-/** A `LogRequest` publishing events of `service` through the context's `Publisher` (scoped). */
-export const publisherLog = (service: string) =>
+/** The `LoggedRequest` of an answered request; `end` on `performance.now()`'s time base. */
+export const loggedRequest = (
+  answered: Answered,
+  templates: TemplateMatcher | undefined,
+  end: number,
+): LoggedRequest => {
+  let route = answered.endpoint
+  if (route === undefined && templates !== undefined) {
+    const matched = matchTemplate(templates, answered.target)
+    route = Option.getOrElse(matched, () => UNMATCHED)
+  }
+  return {
+    method: answered.method,
+    route,
+    path: route === undefined ? answered.target : undefined,
+    status: answered.status,
+    start: end - answered.durationMs,
+    end,
+    userAgent: answered.userAgent,
+    requestId: answered.requestId,
+    consumerKey: answered.consumer,
+    requestBytes: answered.requestBytes,
+    responseBytes: answered.responseBytes,
+    message: answered.message,
+  }
+}
+
+const logFor =
+  (offer: (entry: LoggedRequest) => boolean, templates: TemplateMatcher | undefined): LogAnswered =>
+  (answered) => {
+    offer(loggedRequest(answered, templates, performance.now()))
+  }
+
+/** The final figures, one line: what an operator (and a drill's ledger) reconciles against. */
+const report = (stats: LoggerStats) =>
+  Effect.logInfo("proxy: events", {
+    accepted: stats.accepted,
+    dropped: stats.dropped,
+    lost: stats.lost,
+    published: stats.published,
+    unlogged: stats.unlogged,
+    sent: stats.publisher.sent,
+    failed: stats.publisher.failed,
+    publisherDropped: stats.publisher.dropped,
+  })
+
+/**
+ * The map's topics created, as every program does at start (docs/architecture.md §4): the core
+ * only publishes. A broker that cannot be reached is a warning: the proxy forwards all the same.
+ */
+const ensureTopics = (map: TopicMap) =>
+  Layer.build(
+    KafkaAdmin.ensureTopicsLayer([...map.topics, map.deadLetter]).pipe(
+      Layer.provide(KafkaAdmin.layer),
+      Layer.provide(KafkaClient.layerConfig({ connectRetryFor: "30 seconds" })),
+    ),
+  ).pipe(
+    Effect.scoped,
+    Effect.catchAll((error) =>
+      Effect.logWarning("proxy: could not create the topic map's topics", { error: String(error) }),
+    ),
+  )
+
+/** The request-logger core publishing to Kafka (scoped: closing flushes and reports). */
+export const kafka = (options: KafkaLogOptions) =>
+  Effect.map(
+    Effect.acquireRelease(
+      Effect.zipRight(
+        ensureTopics(options.topicMap),
+        Effect.sync(() =>
+          createRequestLogger({
+            service: options.service,
+            topicMap: options.topicMapFile,
+            consumerSecret: options.consumerSecret,
+            endpointLimit: options.maxEndpoints,
+            mode: options.mode,
+          }),
+        ),
+      ),
+      (logger) => Effect.flatMap(Effect.promise(logger.close), report),
+    ),
+    (logger) => ({
+      log: logFor(logger.log, options.templates),
+      /** Resolves when the core is connected to Kafka; `false` when it could not start. */
+      ready: Effect.promise(() =>
+        logger.ready.then(
+          () => true,
+          () => false,
+        ),
+      ),
+    }),
+  )
+
+/** The core's ring and drain on this thread, into the context's `Publisher` (scoped). */
+export const memory = (options: EventLogOptions) =>
   Effect.gen(function* () {
     const publisher = yield* Publisher
-    const counters: LogCounters = { logged: 0, dropped: 0, failed: 0 }
-    let pending: Array<LabelledRequest> = []
-
-    const publishOne = (r: LabelledRequest) =>
-      Effect.gen(function* () {
-        const event = yield* makeEvent({
-          requestId: r.requestId,
-          timestamp: new Date(yield* Clock.currentTimeMillis),
-          service,
-          source: "api",
-          endpoint: r.endpoint,
-          method: r.method,
-          statusCode: r.status,
-          responseTimeMs: r.durationMs,
-          userAgent: r.userAgent,
-          message: r.status >= 400 ? (r.message ?? `HTTP ${r.status}`) : r.message,
-          consumer: r.consumer,
-          requestBytes: r.requestBytes,
-          responseBytes: r.responseBytes,
-        })
-        if (yield* publisher.publish(event)) counters.logged += 1
-        else counters.dropped += 1
-      }).pipe(
-        Effect.catchAllCause((cause) =>
-          Effect.zipRight(
-            Effect.sync(() => {
-              counters.failed += 1
-            }),
-            Effect.logWarning("proxy: could not log a request", cause),
-          ),
-        ),
-      )
-
-    const drain = Effect.suspend(() => {
-      if (pending.length === 0) return Effect.void
-      const batch = pending
-      pending = []
-      return Effect.forEach(batch, publishOne, { discard: true })
-    })
-
-    // a batch in hand is finished before the fiber stops (uninterruptible)
-    yield* Effect.forkScoped(
-      Effect.forever(Effect.zipRight(Effect.sleep(DRAIN_EVERY), Effect.uninterruptible(drain))),
+    const ring = new RequestRing(DEFAULT_BUFFER_SIZE)
+    let counters: Drain.DrainCounters = { published: 0, unlogged: 0 }
+    // added before the drain's own finalizer, so run after it: the ring is empty by then (the
+    // publisher's flush comes later still, and says `publisher: closed`)
+    yield* Effect.addFinalizer(() =>
+      Effect.flatMap(publisher.stats, (p: PublisherStats) =>
+        report({
+          accepted: ring.accepted,
+          dropped: ring.dropped,
+          lost: 0,
+          published: counters.published,
+          unlogged: counters.unlogged,
+          publisher: p,
+        }),
+      ),
     )
-    // released before the fiber above is interrupted: what is still waiting goes to the publisher
-    yield* Effect.addFinalizer(() => drain)
-
-    const log: LogRequest = (r) => {
-      if (pending.length >= MAX_PENDING) counters.dropped += 1
-      else pending.push(r)
-    }
-    return { log, counters }
+    counters = yield* Drain.start(ring, {
+      service: options.service,
+      timeOrigin: performance.timeOrigin,
+      consumerSecret: options.consumerSecret,
+      endpointLimit: options.maxEndpoints,
+    })
+    return { log: logFor((entry) => ring.offer(entry), options.templates), ready: Effect.succeed(true) }
   })
