@@ -57,7 +57,8 @@ export const makeConverter = (options: EventOptions) => {
       statusCode: entry.status,
       responseTimeMs: Math.max(0, entry.end - entry.start),
       userAgent: entry.userAgent ?? "",
-      message: entry.status >= 400 ? (entry.message ?? `HTTP ${entry.status}`) : undefined,
+      // a message for an error, and for a success the adapter said something of (a response cut short)
+      message: entry.status >= 400 ? (entry.message ?? `HTTP ${entry.status}`) : entry.message,
       consumer: consumerOf(entry),
       requestBytes: entry.requestBytes,
       responseBytes: entry.responseBytes,

@@ -63,7 +63,12 @@ const clientLayer = (settings: LoggerSettings) =>
 
 const publisherLayer = (settings: LoggerSettings) =>
   Layer.unwrapEffect(
-    Effect.map(topicMapOf(settings.topicMap), (map) => KafkaPublisher.layer(map, { linger: BATCH_LINGER })),
+    Effect.map(topicMapOf(settings.topicMap), (map) =>
+      // the map's topics (and its dead-letter topic) created if missing, as every program does
+      KafkaPublisher.layer(map, { linger: BATCH_LINGER }).pipe(
+        Layer.provideMerge(KafkaAdmin.ensureTopicsLayer([...map.topics, map.deadLetter])),
+      ),
+    ),
   ).pipe(
     Layer.provide(KafkaAdmin.layer.pipe(Layer.provideMerge(clientLayer(settings)))),
     Layer.provide(Logger.minimumLogLevel(LogLevel.Warning)),
