@@ -128,12 +128,16 @@ describe.skipIf(!mysql.available)("event contract v2 in MySQL", () => {
             ? ["consumer", "request_bytes_sum", "response_bytes_sum"]
             : ["request_bytes_sum", "response_bytes_sum"],
         )
-      // its record lost: applied again (and 0008 after it), nothing added twice
-      yield* sql`DELETE FROM effect_sql_migrations WHERE migration_id >= 7`
-      expect(yield* Effect.provide(migrate, context)).toEqual(["0007_event_v2", "0008_dead_letter_minute"])
-      const again = yield* sql<{ n: number }>`SELECT COUNT(*) AS n FROM information_schema.columns
+      // its record lost: applied again (and the later ones after it), nothing added twice
+      const before = yield* sql<{ n: number }>`SELECT COUNT(*) AS n FROM information_schema.columns
         WHERE table_schema = DATABASE() AND table_name = 'api_logs'`
-      expect(Number(again[0]?.n)).toBe(16)
+      yield* sql`DELETE FROM effect_sql_migrations WHERE migration_id >= 7`
+      const again = yield* Effect.provide(migrate, context)
+      expect(again[0]).toBe("0007_event_v2")
+      expect(again).toContain("0008_dead_letter_minute")
+      const after = yield* sql<{ n: number }>`SELECT COUNT(*) AS n FROM information_schema.columns
+        WHERE table_schema = DATABASE() AND table_name = 'api_logs'`
+      expect(Number(after[0]?.n)).toBe(Number(before[0]?.n))
     }),
   )
 
