@@ -54,13 +54,28 @@ const clientLayer = (settings: LoggerSettings) =>
         connectRetryFor: "30 seconds",
       })
 
+/** The options' disk buffer, else the environment's (`REQUEST_LOG_DISK_BUFFER`), else none. */
+const diskBufferOf = (settings: LoggerSettings) =>
+  settings.diskBuffer === undefined
+    ? Effect.map(Settings.requestLogDiskBuffer, Option.getOrUndefined)
+    : Effect.succeed({
+        dir: settings.diskBuffer.dir,
+        maxBytes: settings.diskBuffer.maxBytes ?? Settings.DEFAULT_DISK_BUFFER_MAX_BYTES,
+      })
+
 const publisherLayer = (settings: LoggerSettings) =>
   Layer.unwrapEffect(
-    Effect.map(topicMapOf(settings.topicMap), (map) => KafkaPublisher.layer(map, { linger: "10 millis" })),
-  ).pipe(
-    Layer.provide(KafkaAdmin.layer.pipe(Layer.provideMerge(clientLayer(settings)))),
-    Layer.provide(Logger.minimumLogLevel(LogLevel.Warning)),
-  )
+    Effect.gen(function* () {
+      const map = yield* topicMapOf(settings.topicMap)
+      const diskBuffer = yield* diskBufferOf(settings)
+      const publisher = KafkaPublisher.layer(map, { linger: "10 millis" }, { diskBuffer })
+      // without a disk buffer, starting fails when Kafka is not there (the admin connects first);
+      // with one, the producer connects in the background and nothing waits for the broker
+      return diskBuffer === undefined
+        ? publisher.pipe(Layer.provide(KafkaAdmin.layer.pipe(Layer.provideMerge(clientLayer(settings)))))
+        : publisher.pipe(Layer.provide(clientLayer(settings)))
+    }),
+  ).pipe(Layer.provide(Logger.minimumLogLevel(LogLevel.Warning)))
 
 /** Starts the pipeline over `ring`; fails (rejects) when Kafka or the topic map is not usable. */
 export const start = async (

@@ -47,14 +47,15 @@ export const kafkaClient = (brokers: Option.Option<ReadonlyArray<string>>) =>
       ),
   })
 
-/** A publisher alone (`api`, the producer). */
+/** A publisher alone (`api`, the producer); the API may have a disk buffer (`REQUEST_LOG_DISK_BUFFER`). */
 export const publisher = (
   kind: Kind,
   topicMap: TopicMap,
   brokers: Option.Option<ReadonlyArray<string>> = Option.none(),
+  diskBuffer?: Kafka.KafkaPublisher.DiskBufferSettings,
 ) =>
   kind === "kafka"
-    ? Kafka.publisherLayer(topicMap, { client: kafkaClient(brokers) })
+    ? Kafka.publisherLayer(topicMap, { client: kafkaClient(brokers), diskBuffer })
     : Memory.publisherLayer(topicMap).pipe(Layer.provide(MemoryBroker.layer))
 
 /**
