@@ -91,7 +91,8 @@ export const make = <E>(options: {
           i += 1
           n += 1
         }
-        yield* options.send(chunk).pipe(
+        // suspended: each retry asks `send` again (it may connect meanwhile)
+        yield* Effect.suspend(() => options.send(chunk)).pipe(
           Effect.timeoutFail({ duration: "30 seconds", onTimeout: () => "timed out" as const }),
           Effect.tapError((error) =>
             Effect.logDebug("publisher: replaying the disk buffer failed; retrying", {
