@@ -164,6 +164,14 @@ const withDiskBuffer = (
     })
     // the replayer stops before the producer disconnects; a segment it did not finish stays on disk
     yield* Effect.forkScoped(spill.replay)
+    // runs after the engine's flush (finalizers run in reverse): a graceful stop gives the
+    // replayer the engine's shutdown timeout to empty the disk; what is left stays for the next start
+    yield* Effect.addFinalizer(() =>
+      Effect.repeat(
+        Effect.sync(() => buffer.empty),
+        { until: (empty) => empty, schedule: Schedule.spaced("50 millis") },
+      ).pipe(Effect.interruptible, Effect.timeoutOption("10 seconds"), Effect.asVoid),
+    )
     const engine = yield* makeBatching({
       topicMap,
       send: spill.send,
