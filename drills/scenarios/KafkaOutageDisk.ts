@@ -6,9 +6,9 @@
  * disk before it was killed is replayed by the second, with what the second wrote itself, once
  * the broker is back, and the ledger balances.
  *
- * The first API is killed between two bursts of traffic (its simulator finished, a second
- * passed): a request answered in the last milliseconds before a kill may not have reached the
- * disk yet, and this drill counts what the disk keeps, not that window.
+ * The first API is killed between two bursts of traffic (its simulator finished, 7 s passed):
+ * a batch whose send to Kafka is still pending (up to 5 s before it goes to disk) is in memory,
+ * and a SIGKILL in that window loses it; this drill counts what the disk keeps, not that window.
  */
 import * as path from "node:path"
 import { Effect, Schedule } from "effect"
@@ -52,7 +52,9 @@ export const kafkaOutageDisk: Scenario = {
       yield* Http.metrics(d.probes, first.url)
       yield* Traffic.pause(0.5)
       const last = yield* Http.metrics(d.probes, first.url)
-      yield* Traffic.pause(1)
+      // a batch sent to Kafka just before it went away is written to disk when its send fails
+      // or times out (5 s): until then it is in memory, and a SIGKILL would lose it
+      yield* Traffic.pause(7)
       yield* Process.kill(first.proc, "SIGKILL")
       yield* ctx.say(
         `kafka-outage-disk: API SIGKILLed ${((Date.now() - t0) / 1000).toFixed(1)}s into the outage (on disk: ${last.publisher.disk?.written ?? 0} events)`,
