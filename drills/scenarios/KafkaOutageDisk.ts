@@ -30,7 +30,9 @@ export const kafkaOutageDisk: Scenario = {
       const rate = ctx.quick ? 100 : 200
       const before = ctx.quick ? 4 : 10
       const down = ctx.quick ? 20 : 180
-      const firstSeconds = before + Math.round(down / 3)
+      // stopping the broker takes seconds (the drill waits until it is gone): the first
+      // simulator goes on well after that, so that the first API has events on disk when killed
+      const firstSeconds = before + Math.round(down / 3) + 10
       const secondSeconds = Math.round(down / 3)
       const env = {
         REQUEST_LOG_DISK_BUFFER: path.join(d.logDir, "disk-buffer"),
@@ -46,6 +48,7 @@ export const kafkaOutageDisk: Scenario = {
       yield* ctx.say(`kafka-outage-disk: stopping the drill broker for ~${down}s (API with a disk buffer)`)
       const t0 = Date.now()
       yield* ctx.broker.stop
+      yield* ctx.say(`kafka-outage-disk: broker stopped in ${Date.now() - t0} ms`)
       const sim1 = yield* Traffic.simulatorResult(started.sim, "180 seconds")
       yield* Traffic.pause(1)
       // the first API's own count (the second /metrics answer is logged after its snapshot: +1)
@@ -108,6 +111,11 @@ export const kafkaOutageDisk: Scenario = {
             "the first API wrote to its disk buffer during the outage",
             (last.publisher.disk?.written ?? 0) > 0,
             `written ${last.publisher.disk?.written ?? 0}`,
+          ),
+          Ledger.check(
+            "the first API was killed with events on its disk buffer",
+            leftOnDisk > 0,
+            `left ${leftOnDisk}`,
           ),
           Ledger.check(
             "the second API replayed what the first left, and its own",
