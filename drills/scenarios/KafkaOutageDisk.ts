@@ -37,8 +37,9 @@ export const kafkaOutageDisk: Scenario = {
       const env = {
         REQUEST_LOG_DISK_BUFFER: path.join(d.logDir, "disk-buffer"),
         REQUEST_LOG_DISK_BUFFER_MAX_BYTES: String(512 * 1024 * 1024),
-        // far smaller than the outage brings: only the disk can keep it all
-        PUBLISHER_BUFFER_SIZE: String(Math.round(rate * 2)),
+        // the in-memory buffer holds what arrives while a send to a vanished broker is pending
+        // (up to 5 s before it goes to disk): the default, far less than the outage brings
+        PUBLISHER_BUFFER_SIZE: String(rate * 60),
       }
       const started = yield* Drill.start(d, { api: { env }, sim: { rate, duration: firstSeconds } })
       const { consumer } = started
