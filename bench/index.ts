@@ -2,7 +2,7 @@
  * `npm run bench`: apimon against the machine's limits and against a naive pipeline, on the
  * local Kafka broker and MariaDB. See bench/README.md.
  *
- *   npm run bench -- [consumer|api|node|express|fastify|proxy|freshness|producer|memory|dashboards ...] [--quick]
+ *   npm run bench -- [consumer|api|node|node-disk|express|fastify|proxy|freshness|producer|memory|dashboards ...] [--quick]
  *                    [--rounds N] [--json FILE] [--profile DIR] [--verbose] [--tsx]
  *
  * Exit status: 0 when every part ran, whatever its figures (targets are reported, never
@@ -32,6 +32,7 @@ type PartName =
   | "api"
   | "proxy"
   | "node"
+  | "node-disk"
   | "express"
   | "fastify"
   | "freshness"
@@ -43,6 +44,7 @@ const PARTS: Record<PartName, (ctx: BenchContext) => Effect.Effect<PartResult, u
   consumer: Consumer.run,
   api: Api.run,
   node: Frameworks.run("node"),
+  "node-disk": Frameworks.run("node", true),
   express: Frameworks.run("express"),
   fastify: Frameworks.run("fastify"),
   proxy: ReverseProxy.run,
@@ -57,6 +59,7 @@ const ORDER: ReadonlyArray<PartName> = [
   "consumer",
   "api",
   "node",
+  "node-disk",
   "express",
   "fastify",
   "proxy",

@@ -47,6 +47,7 @@ import { columnNarrowed } from "./scenarios/ColumnNarrowed.ts"
 import { consumerKill } from "./scenarios/ConsumerKill.ts"
 import { gracefulShutdown } from "./scenarios/GracefulShutdown.ts"
 import { hostileHttp } from "./scenarios/HostileHttp.ts"
+import { kafkaOutageDisk } from "./scenarios/KafkaOutageDisk.ts"
 import { kafkaRestart } from "./scenarios/KafkaRestart.ts"
 import { mysqlRestart } from "./scenarios/MysqlRestart.ts"
 import { poison } from "./scenarios/Poison.ts"
@@ -61,6 +62,7 @@ const SCENARIOS: ReadonlyArray<Scenario> = [
   gracefulShutdown,
   hostileHttp,
   columnNarrowed,
+  kafkaOutageDisk,
 ]
 
 const clock = (started: number) => {

@@ -74,6 +74,14 @@ export const MetricsReport = Schema.Struct({
     failed: Schema.Number,
     dropped: Schema.Number,
     queued: Schema.Number,
+    disk: Schema.optional(
+      Schema.Struct({
+        written: Schema.Number,
+        dropped: Schema.Number,
+        bytes: Schema.Number,
+        replayed: Schema.Number,
+      }),
+    ),
   }),
   unloggedRequests: Schema.Number,
 })

@@ -24,7 +24,7 @@ const SERVICE = "bench-api"
 const body = (id: string) => JSON.stringify({ id, name: `user ${id}`, plan: "pro", active: true })
 const busyMs = () => JSON.stringify({ activeMs: performance.eventLoopUtilization().active })
 
-const startNode = async (port: number, map: string | undefined) => {
+const startNode = async (port: number, map: string | undefined, diskBuffer?: string) => {
   const handler = (request: http.IncomingMessage, response: http.ServerResponse) => {
     const url = request.url ?? "/"
     const text = url === "/__elu" ? busyMs() : body(url.slice(7))
@@ -38,7 +38,12 @@ const startNode = async (port: number, map: string | undefined) => {
   const server = http.createServer(
     map === undefined
       ? handler
-      : NodeLogger.requestLogger({ service: SERVICE, topicMap: map, route }).wrap(handler),
+      : NodeLogger.requestLogger({
+          service: SERVICE,
+          topicMap: map,
+          route,
+          ...(diskBuffer === undefined ? {} : { diskBuffer: { dir: diskBuffer } }),
+        }).wrap(handler),
   )
   server.listen(port, "127.0.0.1")
   await once(server, "listening")
@@ -82,13 +87,20 @@ const command = Command.make(
     port: Options.integer("port"),
     logging: Options.boolean("logging"),
     map: Options.file("map").pipe(Options.optional),
+    diskBuffer: Options.directory("disk-buffer", { exists: "either" }).pipe(
+      Options.withDescription("node only: the logger's disk buffer directory (default: none)"),
+      Options.optional,
+    ),
   },
   (args) =>
     Effect.gen(function* () {
       const map = args.logging ? Option.getOrUndefined(args.map) : undefined
       const start =
         args.framework === "node" ? startNode : args.framework === "express" ? startExpress : startFastify
-      yield* Effect.promise(() => start(args.port, map))
+      const disk = Option.getOrUndefined(args.diskBuffer)
+      yield* Effect.promise(() =>
+        args.framework === "node" ? startNode(args.port, map, disk) : start(args.port, map),
+      )
       yield* Console.log(`listening on ${args.port}`)
       yield* Effect.never
     }),

@@ -24,6 +24,7 @@ import { type OutgoingRecord, outgoing } from "../domain/Envelope.ts"
 import { fnv1a } from "../domain/Fnv1a.ts"
 import { encodeJson, type RequestEvent } from "../domain/RequestEvent.ts"
 import { route, type TopicMap } from "../domain/TopicMap.ts"
+import type { DiskSpillStats } from "./kafka/DiskSpill.ts"
 
 export interface PublisherStats {
   /** Events handed to `publish` and taken into the buffer. */
@@ -36,6 +37,11 @@ export interface PublisherStats {
   readonly dropped: number
   /** Events accepted but not yet sent or failed (buffer plus the batch in flight). */
   readonly queued: number
+  /**
+   * With a disk buffer (`kafka/DiskSpill.ts`): its figures. `sent` then counts events Kafka
+   * acknowledged or the disk buffer holds; `disk.replayed` those delivered from the disk.
+   */
+  readonly disk?: DiskSpillStats
 }
 
 export class Publisher extends Context.Tag("apimon/Publisher")<

@@ -179,3 +179,27 @@ export const proxy = {
 
 /** `DLQ_TIMEOUT`: seconds the dlq program waits for Kafka. */
 export const dlqTimeout = Config.integer("DLQ_TIMEOUT").pipe(Config.withDefault(60))
+
+// ---------------------------------------------------------------------------------------------
+// The request logger's disk buffer (docs/architecture.md §9)
+
+/** What the disk buffer may hold at most when `REQUEST_LOG_DISK_BUFFER_MAX_BYTES` is not set: 1 GiB. */
+export const DEFAULT_DISK_BUFFER_MAX_BYTES = 1024 * 1024 * 1024
+
+/**
+ * `REQUEST_LOG_DISK_BUFFER` (a directory; unset: no disk buffer) and
+ * `REQUEST_LOG_DISK_BUFFER_MAX_BYTES` (default 1 GiB): where the publisher writes what Kafka
+ * does not take, and how much at most.
+ */
+export const requestLogDiskBuffer = Config.option(
+  Config.all({
+    dir: Config.string("REQUEST_LOG_DISK_BUFFER"),
+    maxBytes: Config.integer("REQUEST_LOG_DISK_BUFFER_MAX_BYTES").pipe(
+      Config.withDefault(DEFAULT_DISK_BUFFER_MAX_BYTES),
+      Config.validate({
+        message: "REQUEST_LOG_DISK_BUFFER_MAX_BYTES: expected a whole number of bytes, at least 4096",
+        validation: (n: number) => n >= 4096,
+      }),
+    ),
+  }),
+)

@@ -210,6 +210,16 @@ export const PublisherMetrics = Schema.Struct({
   failed: Schema.Int,
   dropped: Schema.Int,
   queued: Schema.Int,
+  /** With a disk buffer (`REQUEST_LOG_DISK_BUFFER`): events written, refused at the cap, torn lines, bytes held, events replayed. */
+  disk: Schema.optional(
+    Schema.Struct({
+      written: Schema.Int,
+      dropped: Schema.Int,
+      torn: Schema.Int,
+      bytes: Schema.Int,
+      replayed: Schema.Int,
+    }),
+  ),
 })
 
 export const MetricsReport = Schema.Struct({

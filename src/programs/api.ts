@@ -92,6 +92,7 @@ const command = Command.make("api", options, (args) =>
     const topicMap = yield* Shared.loadTopicMap(args.topicMap)
     const kind = yield* Publishing.publisherKind(args.publisher)
     const brokers = yield* Settings.kafkaBrokers
+    const diskBuffer = Option.getOrUndefined(yield* Settings.requestLogDiskBuffer)
     // stops gracefully: drained before the server is removed, then the publisher flushes
     const server = ApiHttpServer.layer({
       program: "api",
@@ -102,7 +103,7 @@ const command = Command.make("api", options, (args) =>
       seed: Option.getOrElse(args.seed, () => settings.seed),
       chaos,
       logging: !args.noLogging,
-    }).pipe(Layer.provide(Publishing.publisher(kind, topicMap)))
+    }).pipe(Layer.provide(Publishing.publisher(kind, topicMap, Option.none(), diskBuffer)))
 
     return yield* Effect.gen(function* () {
       const address = yield* HttpServer.addressFormattedWith((url) => Effect.succeed(url))

@@ -148,6 +148,7 @@ export const toReport = (service: string, snapshot: Snapshot, publisher: Publish
       failed: publisher.failed,
       dropped: publisher.dropped,
       queued: publisher.queued,
+      ...(publisher.disk === undefined ? {} : { disk: publisher.disk }),
     },
     unloggedRequests: snapshot.unlogged,
   }

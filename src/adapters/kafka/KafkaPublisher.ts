@@ -14,11 +14,13 @@
  * producer`). The producer is not idempotent: a retried batch may write a record twice, which
  * the consumer ignores because events are stored by eventId.
  */
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Schedule } from "effect"
 import { CompressionTypes, type Message, Partitioners, type Producer, type TopicMessages } from "kafkajs"
 import type { OutgoingRecord } from "../../domain/Envelope.ts"
 import type { TopicMap } from "../../domain/TopicMap.ts"
 import { type BatchingOptions, batchingConfig, makeBatching, Publisher } from "../Publisher.ts"
+import { DiskBuffer } from "../requestlog/DiskBuffer.ts"
+import * as DiskSpill from "./DiskSpill.ts"
 import { KafkaClient, KafkaRequestError } from "./KafkaClient.ts"
 
 export type Compression = "none" | "gzip"
@@ -26,6 +28,17 @@ export type Compression = "none" | "gzip"
 export interface KafkaPublisherOptions {
   /** Default none: request events are small and the broker is near; gzip costs CPU per batch. */
   readonly compression?: Compression
+  /**
+   * A disk buffer (`DiskSpill.ts`): what Kafka does not take goes to segment files in `dir`
+   * (at most `maxBytes`) and is delivered from there; the producer then connects in the
+   * background, so the publisher starts without a broker.
+   */
+  readonly diskBuffer?: DiskBufferSettings | undefined
+}
+
+export interface DiskBufferSettings {
+  readonly dir: string
+  readonly maxBytes: number
 }
 
 /** Groups records per topic, in their order. */
@@ -97,12 +110,95 @@ export const sendBatch = (
  */
 export const KAFKA_LANES = 4
 
+/**
+ * A producer that connects in the background (retrying forever) and is disconnected when the
+ * scope closes; `connected` says whether it may send yet.
+ */
+export const acquireProducerInBackground = (name: string, maxInFlightRequests = 1) =>
+  Effect.gen(function* () {
+    const client = yield* KafkaClient
+    const producer = client.kafka.producer({
+      allowAutoTopicCreation: false,
+      idempotent: false,
+      maxInFlightRequests,
+      createPartitioner: Partitioners.DefaultPartitioner,
+      retry: { initialRetryTime: 200, retries: 4, maxRetryTime: 5_000 },
+    })
+    const state = { connected: false }
+    yield* client
+      .connect(name, () => producer.connect())
+      .pipe(
+        Effect.retry(Schedule.spaced("5 seconds")),
+        Effect.tap(() =>
+          Effect.sync(() => {
+            state.connected = true
+          }),
+        ),
+        Effect.forkScoped,
+      )
+    yield* Effect.addFinalizer(() =>
+      state.connected
+        ? Effect.promise(() => producer.disconnect()).pipe(Effect.timeoutOption("10 seconds"), Effect.asVoid)
+        : Effect.void,
+    )
+    return { producer, connected: () => state.connected }
+  })
+
+const withDiskBuffer = (
+  topicMap: TopicMap,
+  batching: Partial<BatchingOptions> | undefined,
+  options: KafkaPublisherOptions,
+  disk: DiskBufferSettings,
+) =>
+  Effect.gen(function* () {
+    const fromEnv = yield* batchingConfig
+    const lanes = batching?.lanes ?? KAFKA_LANES
+    const buffer = new DiskBuffer({ dir: disk.dir, maxBytes: disk.maxBytes })
+    const { producer, connected } = yield* acquireProducerInBackground("publisher", lanes)
+    const spill = DiskSpill.make({
+      buffer,
+      send: (records) =>
+        connected()
+          ? Effect.asVoid(sendBatch(producer, topicMessages(records), options.compression, "publisher: send"))
+          : Effect.fail(new KafkaRequestError({ operation: "publisher: send", cause: "not connected yet" })),
+    })
+    // the replayer stops before the producer disconnects; a segment it did not finish stays on disk
+    yield* Effect.forkScoped(spill.replay)
+    // runs after the engine's flush (finalizers run in reverse): a graceful stop gives the
+    // replayer the engine's shutdown timeout to empty the disk; what is left stays for the next start
+    yield* Effect.addFinalizer(() =>
+      Effect.repeat(
+        Effect.sync(() => buffer.empty),
+        { until: (empty) => empty, schedule: Schedule.spaced("50 millis") },
+      ).pipe(Effect.interruptible, Effect.timeoutOption("10 seconds"), Effect.asVoid),
+    )
+    const engine = yield* makeBatching({
+      topicMap,
+      send: spill.send,
+      batching: { ...fromEnv, ...batching, lanes },
+    })
+    return Publisher.of({
+      ...engine,
+      // the engine counts an event written to disk as sent, and one the cap refused too: the
+      // latter is a drop
+      stats: Effect.zipWith(engine.stats, spill.stats, (s, disk) => ({
+        ...s,
+        accepted: s.accepted - disk.dropped,
+        sent: s.sent - disk.dropped,
+        dropped: s.dropped + disk.dropped,
+        disk,
+      })),
+    })
+  })
+
 export const make = (
   topicMap: TopicMap,
   batching?: Partial<BatchingOptions>,
   options: KafkaPublisherOptions = {},
 ) =>
   Effect.gen(function* () {
+    if (options.diskBuffer !== undefined)
+      return yield* withDiskBuffer(topicMap, batching, options, options.diskBuffer)
     // the topics are ensured once, by whoever builds the client (see index.ts)
     // PUBLISHER_BUFFER_SIZE and the like; the options given in code win
     const fromEnv = yield* batchingConfig

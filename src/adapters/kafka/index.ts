@@ -19,6 +19,8 @@ export interface KafkaLayerOptions {
   readonly batching?: Partial<BatchingOptions>
   readonly compression?: KafkaPublisher.Compression
   readonly subscription?: Partial<KafkaSubscription.SubscriptionSettings>
+  /** A disk buffer for the publisher (`KafkaPublisher.DiskBufferSettings`): then it starts without waiting for Kafka. */
+  readonly diskBuffer?: KafkaPublisher.DiskBufferSettings | undefined
   /** The client to use; default from Config (`KafkaClient.layerConfig()`). */
   readonly client?: Layer.Layer<KafkaClient.KafkaClient, ConfigError.ConfigError>
 }
@@ -33,13 +35,21 @@ const adminWithTopics = (topicMap: TopicMap, options: KafkaLayerOptions) =>
     clientAndAdmin(options),
   )
 
-/** Publisher only (the API, the synthetic producer). */
+/**
+ * Publisher only (the API, the synthetic producer). With a disk buffer it neither waits for
+ * Kafka nor creates topics: what cannot be sent yet waits on disk.
+ */
 export const publisherLayer = (topicMap: TopicMap, options: KafkaLayerOptions = {}) =>
-  KafkaPublisher.layer(
-    topicMap,
-    options.batching,
-    options.compression === undefined ? {} : { compression: options.compression },
-  ).pipe(Layer.provideMerge(adminWithTopics(topicMap, options)))
+  options.diskBuffer === undefined
+    ? KafkaPublisher.layer(
+        topicMap,
+        options.batching,
+        options.compression === undefined ? {} : { compression: options.compression },
+      ).pipe(Layer.provideMerge(adminWithTopics(topicMap, options)))
+    : KafkaPublisher.layer(topicMap, options.batching, {
+        diskBuffer: options.diskBuffer,
+        ...(options.compression === undefined ? {} : { compression: options.compression }),
+      }).pipe(Layer.provide(options.client ?? KafkaClient.layerConfig()))
 
 /** Subscription and DeadLetters (the consumer). */
 export const consumerLayer = (topicMap: TopicMap, options: KafkaLayerOptions = {}) =>

@@ -61,18 +61,32 @@ const clientLayer = (settings: LoggerSettings) =>
         connectRetryFor: "30 seconds",
       })
 
+/** The options' disk buffer, else the environment's (`REQUEST_LOG_DISK_BUFFER`), else none. */
+const diskBufferOf = (settings: LoggerSettings) =>
+  settings.diskBuffer === undefined
+    ? Effect.map(Settings.requestLogDiskBuffer, Option.getOrUndefined)
+    : Effect.succeed({
+        dir: settings.diskBuffer.dir,
+        maxBytes: settings.diskBuffer.maxBytes ?? Settings.DEFAULT_DISK_BUFFER_MAX_BYTES,
+      })
+
 const publisherLayer = (settings: LoggerSettings) =>
   Layer.unwrapEffect(
-    Effect.map(topicMapOf(settings.topicMap), (map) =>
-      // the map's topics (and its dead-letter topic) created if missing, as every program does
-      KafkaPublisher.layer(map, { linger: BATCH_LINGER }).pipe(
-        Layer.provideMerge(KafkaAdmin.ensureTopicsLayer([...map.topics, map.deadLetter])),
-      ),
-    ),
-  ).pipe(
-    Layer.provide(KafkaAdmin.layer.pipe(Layer.provideMerge(clientLayer(settings)))),
-    Layer.provide(Logger.minimumLogLevel(LogLevel.Warning)),
-  )
+    Effect.gen(function* () {
+      const map = yield* topicMapOf(settings.topicMap)
+      const diskBuffer = yield* diskBufferOf(settings)
+      const publisher = KafkaPublisher.layer(map, { linger: BATCH_LINGER }, { diskBuffer })
+      // without a disk buffer, starting fails when Kafka is not there (the admin connects first
+      // and creates the map's topics if missing, as every program does); with one, the producer
+      // connects in the background and nothing waits for the broker
+      return diskBuffer === undefined
+        ? publisher.pipe(
+            Layer.provideMerge(KafkaAdmin.ensureTopicsLayer([...map.topics, map.deadLetter])),
+            Layer.provide(KafkaAdmin.layer.pipe(Layer.provideMerge(clientLayer(settings)))),
+          )
+        : publisher.pipe(Layer.provide(clientLayer(settings)))
+    }),
+  ).pipe(Layer.provide(Logger.minimumLogLevel(LogLevel.Warning)))
 
 /** Starts the pipeline over `ring`; fails (rejects) when Kafka or the topic map is not usable. */
 export const start = async (

@@ -29,6 +29,13 @@ export interface LoggerSettings {
    * only buffers; `inline`: on the application's thread, beside the requests.
    */
   readonly mode?: "worker" | "inline" | undefined
+  /**
+   * A disk buffer (docs/architecture.md §9): what Kafka does not take (away or slow) is kept in
+   * segment files under `dir`, at most `maxBytes` (default 1 GiB), delivered in order when the
+   * broker is back and replayed after a restart. Default `REQUEST_LOG_DISK_BUFFER`
+   * (`REQUEST_LOG_DISK_BUFFER_MAX_BYTES`), else none. One logger per directory.
+   */
+  readonly diskBuffer?: { readonly dir: string; readonly maxBytes?: number | undefined } | undefined
 }
 
 export const DEFAULT_BUFFER_SIZE = 65_536
@@ -44,4 +51,6 @@ export const dataOf = (s: LoggerSettings): LoggerSettings => ({
   consumerSecret: s.consumerSecret,
   endpointLimit: s.endpointLimit,
   mode: s.mode,
+  diskBuffer:
+    s.diskBuffer === undefined ? undefined : { dir: s.diskBuffer.dir, maxBytes: s.diskBuffer.maxBytes },
 })

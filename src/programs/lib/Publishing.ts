@@ -41,7 +41,9 @@ export const publisher = (
   kind: Kind,
   topicMap: TopicMap,
   brokers: Option.Option<ReadonlyArray<string>> = Option.none(),
+  /** The API's disk buffer (`REQUEST_LOG_DISK_BUFFER`), if any. */
+  diskBuffer?: Kafka.KafkaPublisher.DiskBufferSettings,
 ) =>
   kind === "kafka"
-    ? Kafka.publisherLayer(topicMap, { client: kafkaClient(brokers) })
+    ? Kafka.publisherLayer(topicMap, { client: kafkaClient(brokers), diskBuffer })
     : Memory.publisherLayer(topicMap).pipe(Layer.provide(MemoryBroker.layer))
