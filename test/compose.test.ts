@@ -289,6 +289,11 @@ const configReads = (file: string): ReadonlyArray<Read> => {
       need = { default: text.slice(open + 1, closeOf(text, open) - 1) }
     }
     if (/Config\.option\(\s*$/.test(before)) need = "optional"
+    // inside a `Config.option(…)` of its declaration (`Config.option(Config.all({ dir: … }))`)
+    for (const o of text.slice(top?.index ?? 0, start).matchAll(/Config\.option\(/g)) {
+      const open = (top?.index ?? 0) + o.index + o[0].length - 1
+      if (closeOf(text, open) >= end) need = "optional"
+    }
     const fallback = /Options\.withFallbackConfig\(\s*$/.exec(before)
     if (fallback !== null && need === "required") {
       // the CLI option around it: optional or defaulted there?
