@@ -55,6 +55,15 @@ export const topicMessages = (records: ReadonlyArray<OutgoingRecord>): Array<Top
   return [...byTopic].map(([topic, messages]) => ({ topic, messages }))
 }
 
+/** Every producer's settings: topics only from the map, the default partitioner, short retries. */
+const producerConfig = (maxInFlightRequests: number) => ({
+  allowAutoTopicCreation: false,
+  idempotent: false,
+  maxInFlightRequests,
+  createPartitioner: Partitioners.DefaultPartitioner,
+  retry: { initialRetryTime: 200, retries: 4, maxRetryTime: 5_000 },
+})
+
 /**
  * A connected producer, disconnected when the scope closes. Acquire it before anything that
  * flushes through it, so that it is released after them.
@@ -62,13 +71,7 @@ export const topicMessages = (records: ReadonlyArray<OutgoingRecord>): Array<Top
 export const acquireProducer = (name: string, maxInFlightRequests = 1) =>
   Effect.gen(function* () {
     const client = yield* KafkaClient
-    const producer = client.kafka.producer({
-      allowAutoTopicCreation: false,
-      idempotent: false,
-      maxInFlightRequests,
-      createPartitioner: Partitioners.DefaultPartitioner,
-      retry: { initialRetryTime: 200, retries: 4, maxRetryTime: 5_000 },
-    })
+    const producer = client.kafka.producer(producerConfig(maxInFlightRequests))
     return yield* Effect.acquireRelease(
       Effect.as(
         client.connect(name, () => producer.connect()),
@@ -117,13 +120,7 @@ export const KAFKA_LANES = 4
 export const acquireProducerInBackground = (name: string, maxInFlightRequests = 1) =>
   Effect.gen(function* () {
     const client = yield* KafkaClient
-    const producer = client.kafka.producer({
-      allowAutoTopicCreation: false,
-      idempotent: false,
-      maxInFlightRequests,
-      createPartitioner: Partitioners.DefaultPartitioner,
-      retry: { initialRetryTime: 200, retries: 4, maxRetryTime: 5_000 },
-    })
+    const producer = client.kafka.producer(producerConfig(maxInFlightRequests))
     const state = { connected: false }
     yield* client
       .connect(name, () => producer.connect())
