@@ -18,7 +18,7 @@
  *   7 hostile-http      malformed, oversized and slow requests while the simulator runs
  *   8 column-narrowed   a column narrowed under a running consumer: the refused events dead-lettered
  *
- * `--quick` (CI) shortens every drill so that all eight take a few minutes. Everything a run
+ * `--quick` (CI) shortens every drill so that all of them take a few minutes. Everything a run
  * starts is stopped when it ends, however it ends (Ctrl-C included): the programs, the drill
  * broker (its own ports and directory: the shared broker on 9092 is never touched), the
  * databases; MariaDB, which the MySQL drill stops, is always started again.
@@ -142,7 +142,7 @@ const command = Command.make(
       Args.repeated,
     ),
     quick: Options.boolean("quick").pipe(
-      Options.withDescription("Shorter drills (CI): all eight in a few minutes"),
+      Options.withDescription("Shorter drills (CI): all of them in a few minutes"),
     ),
     seed: Options.integer("seed").pipe(
       Options.withDescription("Seed of the run's random moments (default: random)"),
