@@ -92,7 +92,7 @@ export interface DiskBufferOptions {
 }
 
 export interface DiskBufferStats {
-  /** Events written to the disk buffer. */
+  /** Events written to the disk buffer (copies of a send still pending included). */
   readonly written: number
   /** Events refused because the cap was reached. */
   readonly dropped: number
