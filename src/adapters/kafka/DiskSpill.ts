@@ -10,8 +10,14 @@
  * - The replayer sends the disk buffer's segments to Kafka, oldest first, retrying with backoff
  *   until the broker takes them; a segment is deleted only once Kafka acknowledged all its
  *   records. What a previous process left in the directory is replayed first.
+ * - When the publisher's in-memory buffer is full (sends pending while Kafka is slow),
+ *   `overflow` takes its oldest events instead of the new one being dropped: first a copy of
+ *   each batch whose direct send is still pending (that send may still succeed: its events are
+ *   then delivered twice; if it fails, they are not written again), then the events the
+ *   publisher handed over. The disk keeps the order the publisher keeps (each key's; every
+ *   event's with one lane), and what stays in memory is newer than all it holds.
  * - When the cap is reached, events are refused and counted (`dropped`), as the in-memory
- *   buffer does.
+ *   buffer does; an append stops at the first event that does not fit.
  *
  * At-least-once: a segment interrupted half-way (a crash, a shutdown) is replayed whole on the
  * next start, and a send that timed out may still have reached the broker; the consumer stores
@@ -56,18 +62,41 @@ export const make = <E>(options: {
   const timeout = options.sendTimeout ?? "5 seconds"
   let replayed = 0
 
+  // batches whose direct send was pending when an overflow copied them: how many events it took
+  const copied = new WeakMap<ReadonlyArray<OutgoingRecord>, number>()
+
+  /** Writes a batch to disk, but for what an overflow already copied there. */
   const spill = (records: ReadonlyArray<OutgoingRecord>) =>
     Effect.sync(() => {
-      for (const event of eventsOf(records)) buffer.append(event)
+      const events = eventsOf(records)
+      const from = copied.get(records) ?? 0
+      copied.delete(records)
+      buffer.appendAll(from === 0 ? events : events.slice(from))
     })
+
+  /**
+   * The publisher's overflow (`Overflow` in Publisher.ts): copies of the batches in flight not
+   * copied yet (a refusal by the cap not counted: that send may still deliver them), then the
+   * oldest events (a refusal by the cap counted as dropped).
+   */
+  const overflow = (
+    inFlight: ReadonlyArray<ReadonlyArray<OutgoingRecord>>,
+    oldest: ReadonlyArray<EventRecords>,
+  ): void => {
+    for (const records of inFlight)
+      if (!copied.has(records)) copied.set(records, buffer.appendAll(eventsOf(records), false))
+    buffer.appendAll(oldest)
+  }
 
   /** The publisher's `send`: to Kafka while the disk buffer is empty, else (or on failure) to disk. */
   const send = (records: ReadonlyArray<OutgoingRecord>): Effect.Effect<void> =>
     Effect.suspend(() => {
       if (records.length === 0) return Effect.void
-      if (!buffer.empty) return spill(records)
+      if (!buffer.empty || copied.has(records)) return spill(records)
       return options.send(records).pipe(
         Effect.timeoutFail({ duration: timeout, onTimeout: () => "timed out" as const }),
+        // delivered: a copy an overflow made meanwhile is delivered again (at least once)
+        Effect.tap(() => Effect.sync(() => copied.delete(records))),
         Effect.catchAll((error) =>
           Effect.zipRight(
             Effect.logWarning("publisher: Kafka did not take a batch; writing it to the disk buffer", {
@@ -125,5 +154,5 @@ export const make = <E>(options: {
 
   const stats = Effect.sync((): DiskSpillStats => ({ ...buffer.stats(), replayed }))
 
-  return { send, replay, stats }
+  return { send, overflow, replay, stats }
 }

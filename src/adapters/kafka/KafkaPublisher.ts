@@ -172,12 +172,14 @@ const withDiskBuffer = (
     const engine = yield* makeBatching({
       topicMap,
       send: spill.send,
+      // what does not fit the memory buffer (sends pending while Kafka is slow) goes to disk
+      overflow: spill.overflow,
       batching: { ...fromEnv, ...batching, lanes },
     })
     return Publisher.of({
       ...engine,
-      // the engine counts an event written to disk as sent, and one the cap refused too: the
-      // latter is a drop
+      // the engine counts an event written to disk (a batch spilled, or the overflow of its
+      // buffer) as sent, and one the cap refused too: the latter is a drop
       stats: Effect.zipWith(engine.stats, spill.stats, (s, disk) => ({
         ...s,
         accepted: s.accepted - disk.dropped,

@@ -12,7 +12,8 @@
  * older ones are sealed. `seal` starts a new segment, so that a reader may replay the old one
  * whole; `remove` deletes a segment once Kafka acknowledged all its records. On open, every
  * segment found is sealed (it is replayed first, in order). The total size of the segments is
- * capped: an event that does not fit is refused (the caller counts it as dropped).
+ * capped: an event that does not fit is refused, and so is every later one of the same append
+ * (counted as dropped).
  *
  * Writes are synchronous `appendFileSync` calls: an event appended is in the kernel's page cache
  * when `append` returns, so it survives the process being killed (not the machine losing power).
@@ -91,7 +92,7 @@ export interface DiskBufferOptions {
 }
 
 export interface DiskBufferStats {
-  /** Events written to the disk buffer. */
+  /** Events written to the disk buffer (copies of a send still pending included). */
   readonly written: number
   /** Events refused because the cap was reached. */
   readonly dropped: number
@@ -133,18 +134,39 @@ export class DiskBuffer {
 
   /** Appends one event; `false` (counted as dropped) when it would pass the cap. */
   append(records: EventRecords): boolean {
-    const line = encodeLine(records)
-    const bytes = Buffer.byteLength(line)
-    if (this.total + bytes > this.maxBytes) {
-      this.counts.dropped += 1
-      return false
+    return this.appendAll([records]) === 1
+  }
+
+  /**
+   * Appends events in order, one write per segment they touch; stops at the first that would
+   * pass the cap and returns how many it took. The rest are counted as dropped unless
+   * `countDropped` is false (a copy of what may still be delivered otherwise).
+   */
+  appendAll(events: ReadonlyArray<EventRecords>, countDropped = true): number {
+    let taken = 0
+    let text = ""
+    const write = () => {
+      if (text !== "") fs.appendFileSync(this.fileOf(this.active), text)
+      text = ""
     }
-    fs.appendFileSync(this.fileOf(this.active), line)
-    this.sizes.set(this.active, (this.sizes.get(this.active) ?? 0) + bytes)
-    this.total += bytes
-    this.counts.written += 1
-    if ((this.sizes.get(this.active) ?? 0) >= this.segmentBytes) this.seal()
-    return true
+    for (const records of events) {
+      const line = encodeLine(records)
+      const bytes = Buffer.byteLength(line)
+      if (this.total + bytes > this.maxBytes) break
+      text += line
+      const size = (this.sizes.get(this.active) ?? 0) + bytes
+      this.sizes.set(this.active, size)
+      this.total += bytes
+      taken += 1
+      if (size >= this.segmentBytes) {
+        write()
+        this.seal()
+      }
+    }
+    write()
+    this.counts.written += taken
+    if (countDropped) this.counts.dropped += events.length - taken
+    return taken
   }
 
   /** True when no segment holds anything. */
