@@ -8,7 +8,7 @@
 import { Effect } from "effect"
 import { type LoadResult, load } from "./Api.ts"
 import type { BenchContext } from "./Context.ts"
-import { type Series, series } from "./Stats.ts"
+import { atLeast, type Check, info, type Series, series } from "./Stats.ts"
 import type { Row } from "./Table.ts"
 
 export type Logging = "on" | "off"
@@ -83,7 +83,7 @@ export const onOffRounds = <Meter extends string>(
   })
 
 /** The rounds' throughput, logging on and off. */
-export const throughputOf = (result: OnOffRounds<string>): Record<Logging, Series> => ({
+const throughputOf = (result: OnOffRounds<string>): Record<Logging, Series> => ({
   on: series(result.rounds.on.map((x) => x.rps)),
   off: series(result.rounds.off.map((x) => x.rps)),
 })
@@ -107,3 +107,13 @@ export const throughputAndCpuRows = (
     { name: "logging off CPU per request", unit: "µs", series: series(result.cpuPerRequest.off) },
   ]
 }
+
+/** The target of every on/off part: the throughput with logging on ÷ off, at least 0.90. */
+export const throughputCheck = (result: OnOffRounds<string>): Check => {
+  const rps = throughputOf(result)
+  return atLeast("throughput on ÷ off", rps.on.median / rps.off.median, 0.9)
+}
+
+/** The server process's CPU per request that logging adds (medians, on − off). */
+export const addedCpuCheck = (result: OnOffRounds<string>, name: string, note: string): Check =>
+  info(name, series(result.cpuPerRequest.on).median - series(result.cpuPerRequest.off).median, "µs", note)

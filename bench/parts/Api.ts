@@ -11,8 +11,8 @@ import { kafkaBrokers } from "../../harness/Services.ts"
 import { load, startApi } from "../lib/Api.ts"
 import { type BenchContext, MB, topicMapFile } from "../lib/Context.ts"
 import { brokerPid } from "../lib/KafkaTools.ts"
-import { onOffRounds, throughputAndCpuRows, throughputOf } from "../lib/OnOffRounds.ts"
-import { atLeast, info, series } from "../lib/Stats.ts"
+import { addedCpuCheck, onOffRounds, throughputAndCpuRows, throughputCheck } from "../lib/OnOffRounds.ts"
+import { info, series } from "../lib/Stats.ts"
 import type { PartResult } from "../lib/Table.ts"
 
 const TOPIC = "apimon-bench-api"
@@ -43,7 +43,6 @@ export const run = (ctx: BenchContext) =>
     )
     const { rounds, cpuPerRequest } = result
     const brokerPerRequest = result.meters.broker
-    const rps = throughputOf(result)
     const s = {
       onP50: series(rounds.on.map((x) => x.p50)),
       offP50: series(rounds.off.map((x) => x.p50)),
@@ -78,13 +77,12 @@ export const run = (ctx: BenchContext) =>
         { name: "logging off p99", unit: "ms", series: s.offP99 },
       ],
       checks: [
-        atLeast("throughput on ÷ off", rps.on.median / rps.off.median, 0.9),
+        throughputCheck(result),
         info("added p50 latency", s.onP50.median - s.offP50.median, "ms"),
         info("added p99 latency", s.onP99.median - s.offP99.median, "ms"),
-        info(
+        addedCpuCheck(
+          result,
           "added CPU per request",
-          series(cpuPerRequest.on).median - series(cpuPerRequest.off).median,
-          "µs",
           "the logging middleware, the publisher and the Kafka producer",
         ),
         info("API peak RSS (logging on)", peakOn / MB, "MB"),
