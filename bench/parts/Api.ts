@@ -8,10 +8,11 @@ import { Effect } from "effect"
 import * as Kafka from "../../harness/Kafka.ts"
 import { readCpuSeconds } from "../../harness/Process.ts"
 import { kafkaBrokers } from "../../harness/Services.ts"
-import { type LoadResult, load, startApi } from "../lib/Api.ts"
+import { load, startApi } from "../lib/Api.ts"
 import { type BenchContext, MB, topicMapFile } from "../lib/Context.ts"
 import { brokerPid } from "../lib/KafkaTools.ts"
-import { atLeast, info, series } from "../lib/Stats.ts"
+import { addedCpuCheck, onOffRounds, throughputAndCpuRows, throughputCheck } from "../lib/OnOffRounds.ts"
+import { info, series } from "../lib/Stats.ts"
 import type { PartResult } from "../lib/Table.ts"
 
 const TOPIC = "apimon-bench-api"
@@ -29,33 +30,20 @@ export const run = (ctx: BenchContext) =>
     // warm-up: JIT, connections, the producer's first metadata request
     yield* load(18431, CONNECTIONS, ctx.quick ? 1 : 2)
     yield* load(18432, CONNECTIONS, ctx.quick ? 1 : 2)
-    const rounds: Record<"on" | "off", Array<LoadResult>> = { on: [], off: [] }
-    // the API process's CPU time per answered request: what logging costs, whatever the machine's load
-    const cpuPerRequest: Record<"on" | "off", Array<number>> = { on: [], off: [] }
     // the broker's CPU time per request: on 2 cores it comes out of the API's share
     const broker = brokerPid(Number(kafkaBrokers()[0]!.split(":")[1] ?? 9092))
-    const brokerCpu = () => (broker === undefined ? undefined : readCpuSeconds(broker))
-    const brokerPerRequest: Record<"on" | "off", Array<number>> = { on: [], off: [] }
-    for (let r = 1; r <= ctx.rounds; r++) {
-      const order = r % 2 === 1 ? (["on", "off"] as const) : (["off", "on"] as const)
-      for (const which of order) {
-        const server = which === "on" ? on : off
-        const cpu0 = server.cpuSeconds()
-        const b0 = brokerCpu()
-        const x = yield* load(which === "on" ? 18431 : 18432, CONNECTIONS, seconds)
-        const b1 = brokerCpu()
-        rounds[which].push(x)
-        cpuPerRequest[which].push(((server.cpuSeconds() - cpu0) * 1e6) / Math.max(1, x.requests))
-        if (b0 !== undefined && b1 !== undefined)
-          brokerPerRequest[which].push(((b1 - b0) * 1e6) / Math.max(1, x.requests))
-        yield* ctx.log(
-          `    round ${r} logging ${which.padEnd(3)}  ${Math.round(x.rps).toLocaleString("en-US")} req/s, p50 ${x.p50} ms, p99 ${x.p99} ms${x.errors > 0 ? `, ${x.errors} errors` : ""}`,
-        )
-      }
-    }
+    const result = yield* onOffRounds(
+      ctx,
+      { on: { port: 18431, cpuSeconds: on.cpuSeconds }, off: { port: 18432, cpuSeconds: off.cpuSeconds } },
+      {
+        connections: CONNECTIONS,
+        seconds,
+        meters: { broker: () => (broker === undefined ? undefined : readCpuSeconds(broker)) },
+      },
+    )
+    const { rounds, cpuPerRequest } = result
+    const brokerPerRequest = result.meters.broker
     const s = {
-      onRps: series(rounds.on.map((x) => x.rps)),
-      offRps: series(rounds.off.map((x) => x.rps)),
       onP50: series(rounds.on.map((x) => x.p50)),
       offP50: series(rounds.off.map((x) => x.p50)),
       onP99: series(rounds.on.map((x) => x.p99)),
@@ -67,15 +55,7 @@ export const run = (ctx: BenchContext) =>
       part: "api",
       title: `API overhead: closed loop, ${CONNECTIONS} connections, ${seconds} s per round, the simulator's request mix (autocannon)`,
       rows: [
-        { name: "logging on (Kafka) throughput", unit: "req/s", series: s.onRps },
-        { name: "logging off throughput", unit: "req/s", series: s.offRps },
-        {
-          name: "logging on CPU per request",
-          unit: "µs",
-          series: series(cpuPerRequest.on),
-          note: "the API process's user + system time ÷ requests answered",
-        },
-        { name: "logging off CPU per request", unit: "µs", series: series(cpuPerRequest.off) },
+        ...throughputAndCpuRows(result, "the API process's"),
         ...(brokerPerRequest.on.length === 0
           ? []
           : [
@@ -97,13 +77,12 @@ export const run = (ctx: BenchContext) =>
         { name: "logging off p99", unit: "ms", series: s.offP99 },
       ],
       checks: [
-        atLeast("throughput on ÷ off", s.onRps.median / s.offRps.median, 0.9),
+        throughputCheck(result),
         info("added p50 latency", s.onP50.median - s.offP50.median, "ms"),
         info("added p99 latency", s.onP99.median - s.offP99.median, "ms"),
-        info(
+        addedCpuCheck(
+          result,
           "added CPU per request",
-          series(cpuPerRequest.on).median - series(cpuPerRequest.off).median,
-          "µs",
           "the logging middleware, the publisher and the Kafka producer",
         ),
         info("API peak RSS (logging on)", peakOn / MB, "MB"),

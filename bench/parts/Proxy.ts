@@ -17,10 +17,11 @@ import { Effect } from "effect"
 import type { HarnessError } from "../../harness/Errors.ts"
 import * as Kafka from "../../harness/Kafka.ts"
 import * as Process from "../../harness/Process.ts"
-import { load, type LoadResult } from "../lib/Api.ts"
+import { load } from "../lib/Api.ts"
 import * as Children from "../lib/Children.ts"
 import { type BenchContext, MB, profileFlags, topicMapFile } from "../lib/Context.ts"
-import { atLeast, atMost, info, percentile, series } from "../lib/Stats.ts"
+import { addedCpuCheck, onOffRounds, throughputAndCpuRows, throughputCheck } from "../lib/OnOffRounds.ts"
+import { atMost, info, percentile, series } from "../lib/Stats.ts"
 import type { PartResult } from "../lib/Table.ts"
 
 const TOPIC = "apimon-bench-proxy"
@@ -141,26 +142,20 @@ export const run = (ctx: BenchContext) =>
     // warm-up: JIT, pools, the producer's first metadata request
     for (const port of [ON_PORT, OFF_PORT, UPSTREAM_PORT]) yield* load(port, CONNECTIONS, 1)
 
-    const rounds: Record<"on" | "off", Array<LoadResult>> = { on: [], off: [] }
-    const cpuPerRequest: Record<"on" | "off", Array<number>> = { on: [], off: [] }
-    const mainCpuPerRequest: Record<"on" | "off", Array<number>> = { on: [], off: [] }
-    for (let r = 1; r <= ctx.rounds; r++) {
-      const order = r % 2 === 1 ? (["on", "off"] as const) : (["off", "on"] as const)
-      for (const which of order) {
-        const proxy = which === "on" ? on : off
-        const cpu0 = proxy.cpuSeconds()
-        const main0 = mainThreadCpuSeconds(proxy.pid)
-        const x = yield* load(which === "on" ? ON_PORT : OFF_PORT, CONNECTIONS, seconds)
-        rounds[which].push(x)
-        cpuPerRequest[which].push(((proxy.cpuSeconds() - cpu0) * 1e6) / Math.max(1, x.requests))
-        mainCpuPerRequest[which].push(
-          ((mainThreadCpuSeconds(proxy.pid) - main0) * 1e6) / Math.max(1, x.requests),
-        )
-        yield* ctx.log(
-          `    round ${r} logging ${which.padEnd(3)}  ${Math.round(x.rps).toLocaleString("en-US")} req/s, p50 ${x.p50} ms${x.errors > 0 ? `, ${x.errors} errors` : ""}`,
-        )
-      }
-    }
+    const result = yield* onOffRounds(
+      ctx,
+      {
+        on: { port: ON_PORT, cpuSeconds: on.cpuSeconds },
+        off: { port: OFF_PORT, cpuSeconds: off.cpuSeconds },
+      },
+      {
+        connections: CONNECTIONS,
+        seconds,
+        meters: { main: (which) => mainThreadCpuSeconds((which === "on" ? on : off).pid) },
+      },
+    )
+    const { rounds, cpuPerRequest } = result
+    const mainCpuPerRequest = result.meters.main
 
     const latency: Record<"direct" | "proxied", Array<OpenLoopResult>> = { direct: [], proxied: [] }
     for (let r = 1; r <= ctx.rounds; r++) {
@@ -175,8 +170,6 @@ export const run = (ctx: BenchContext) =>
     }
 
     const s = {
-      onRps: series(rounds.on.map((x) => x.rps)),
-      offRps: series(rounds.off.map((x) => x.rps)),
       directP50: series(latency.direct.map((x) => x.p50)),
       proxiedP50: series(latency.proxied.map((x) => x.p50)),
       directP99: series(latency.direct.map((x) => x.p99)),
@@ -187,15 +180,7 @@ export const run = (ctx: BenchContext) =>
       part: "proxy",
       title: `Logging reverse proxy: closed loop, ${CONNECTIONS} connections, ${seconds} s per round (autocannon, the simulator's mix); open loop at ${RATE} req/s, ${latencySeconds} s per round`,
       rows: [
-        { name: "logging on (Kafka) throughput", unit: "req/s", series: s.onRps },
-        { name: "logging off throughput", unit: "req/s", series: s.offRps },
-        {
-          name: "logging on CPU per request",
-          unit: "µs",
-          series: series(cpuPerRequest.on),
-          note: "the proxy process's user + system time ÷ requests answered",
-        },
-        { name: "logging off CPU per request", unit: "µs", series: series(cpuPerRequest.off) },
+        ...throughputAndCpuRows(result, "the proxy process's"),
         {
           name: "logging on main-thread CPU per request",
           unit: "µs",
@@ -213,13 +198,12 @@ export const run = (ctx: BenchContext) =>
         { name: `through the proxy p99 at ${RATE}/s`, unit: "ms", series: s.proxiedP99 },
       ],
       checks: [
-        atLeast("throughput on ÷ off", s.onRps.median / s.offRps.median, 0.9),
+        throughputCheck(result),
         atMost(`added p50 latency at ${RATE} req/s`, s.proxiedP50.median - s.directP50.median, 1, "ms"),
         info(`added p99 latency at ${RATE} req/s`, s.proxiedP99.median - s.directP99.median, "ms"),
-        info(
+        addedCpuCheck(
+          result,
           "added CPU per request (logging)",
-          series(cpuPerRequest.on).median - series(cpuPerRequest.off).median,
-          "µs",
           "both threads: the ring, the columns, and on the worker the event, the publisher and kafkajs",
         ),
         info(

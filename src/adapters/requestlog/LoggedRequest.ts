@@ -2,8 +2,12 @@
  * What an adapter hands the request-logger core for one answered request (docs/architecture.md §9):
  * plain values read from the framework, nothing computed. Everything that costs (the event id,
  * the wall-clock timestamp, the path normaliser, the consumer key's hash, the JSON, the topic
- * choice, Kafka) happens later, off the request path.
+ * choice, Kafka) happens later, off the request path. `loggedRequestOf` reads one from a Node
+ * request and its response, for the adapters that see those (`apimon/node`, `apimon/express`).
  */
+import type { IncomingMessage, ServerResponse } from "node:http"
+import { consumerKeyOf, single } from "./Headers.ts"
+
 export interface LoggedRequest {
   /** The request method as received (`GET`, `PROPFIND`…; anything non-standard is logged as OTHER). */
   readonly method: string
@@ -39,4 +43,52 @@ export const lengthOf = (
   if (typeof header !== "string" || header === "") return undefined
   const n = Number(header)
   return Number.isSafeInteger(n) && n >= 0 ? n : undefined
+}
+
+/** The status of a request whose connection closed before its response finished. */
+export const CLIENT_CLOSED = 499
+
+/** How a Node adapter reads its requests: fixed once per logger, so a request allocates nothing more. */
+export interface NodeRequestReading<Req extends IncomingMessage> {
+  /** The logger's clock (`RequestLogger.now`); the end is read when the entry is. */
+  readonly now: () => number
+  /** The consumer header to read (lower case), if any. */
+  readonly consumerHeader: string | undefined
+  /** A consumer name for a request (stored as it is), e.g. from the authenticated user. */
+  readonly consumer: ((request: Req) => string | undefined) | undefined
+  /**
+   * With no template, hand the raw target for the core to normalise (`true`), or leave the
+   * endpoint `(unmatched)` (`false`: the framework's router took no route).
+   */
+  readonly pathWhenUnrouted: boolean
+}
+
+/**
+ * The entry of a request Node answered, read when its response closed: its status, or
+ * `CLIENT_CLOSED` when the response did not finish; the sizes from `content-length`.
+ */
+export const loggedRequestOf = <Req extends IncomingMessage>(
+  request: Req,
+  response: ServerResponse,
+  start: number,
+  template: string | undefined,
+  reading: NodeRequestReading<Req>,
+): LoggedRequest => {
+  const finished = response.writableFinished
+  const headers = request.headers
+  return {
+    method: request.method ?? "GET",
+    route: template,
+    path: template === undefined && reading.pathWhenUnrouted ? request.url : undefined,
+    status: finished ? response.statusCode : CLIENT_CLOSED,
+    start,
+    end: reading.now(),
+    userAgent: headers["user-agent"],
+    requestId: single(headers["x-request-id"]),
+    consumer: reading.consumer?.(request),
+    consumerKey: consumerKeyOf(headers, reading.consumerHeader),
+    requestBytes: lengthOf(headers["content-length"]),
+    responseBytes: lengthOf(response.getHeader("content-length")),
+    message: finished ? undefined : "client closed the request",
+  }
 }

@@ -10,8 +10,7 @@
  * Only types are imported from Express: this module does not load it.
  */
 import type { NextFunction, Request, Response } from "express"
-import { consumerKeyOf, single } from "./Headers.ts"
-import { lengthOf } from "./LoggedRequest.ts"
+import { loggedRequestOf, type NodeRequestReading } from "./LoggedRequest.ts"
 import { createRequestLogger, type LoggerSettings, type RequestLogger } from "./RequestLogger.ts"
 
 export type { LoggerSettings, LoggerStats, RequestLogger } from "./RequestLogger.ts"
@@ -34,8 +33,12 @@ const templateOf = (baseUrl: string, route: unknown): string | undefined => {
 /** The middleware (with the logger's `ready`, `stats` and `close`). */
 export const requestLogger = (options: ExpressLoggerOptions): ExpressRequestLogger => {
   const core = createRequestLogger(options)
-  const header = core.consumerHeader
-  const { consumer } = options
+  const reading: NodeRequestReading<Request> = {
+    now: core.now,
+    consumerHeader: core.consumerHeader,
+    consumer: options.consumer,
+    pathWhenUnrouted: false,
+  }
   const middleware = (request: Request, response: Response, next: NextFunction): void => {
     const start = core.now()
     // the template as the router takes the route, under the mount path of that moment
@@ -51,22 +54,7 @@ export const requestLogger = (options: ExpressLoggerOptions): ExpressRequestLogg
       },
     })
     response.on("close", () => {
-      const finished = response.writableFinished
-      const headers = request.headers
-      core.log({
-        method: request.method,
-        route: template,
-        status: finished ? response.statusCode : 499,
-        start,
-        end: core.now(),
-        userAgent: headers["user-agent"],
-        requestId: single(headers["x-request-id"]),
-        consumer: consumer?.(request),
-        consumerKey: consumerKeyOf(headers, header),
-        requestBytes: lengthOf(headers["content-length"]),
-        responseBytes: lengthOf(response.getHeader("content-length")),
-        message: finished ? undefined : "client closed the request",
-      })
+      core.log(loggedRequestOf(request, response, start, template, reading))
     })
     next()
   }

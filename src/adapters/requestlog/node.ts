@@ -11,8 +11,7 @@
  * This module loads no framework.
  */
 import type { IncomingMessage, ServerResponse } from "node:http"
-import { consumerKeyOf, single } from "./Headers.ts"
-import { lengthOf } from "./LoggedRequest.ts"
+import { loggedRequestOf, type NodeRequestReading } from "./LoggedRequest.ts"
 import { createRequestLogger, type LoggerSettings, type RequestLogger } from "./RequestLogger.ts"
 
 export type { LoggerSettings, LoggerStats, RequestLogger } from "./RequestLogger.ts"
@@ -31,13 +30,18 @@ export interface NodeRequestLogger extends Pick<RequestLogger, "ready" | "stats"
   ) => (request: Req, response: Res) => void
 }
 
-export const CLIENT_CLOSED = 499
+export { CLIENT_CLOSED } from "./LoggedRequest.ts"
 
 /** A logger for Node `http` (and `https`) servers. */
 export const requestLogger = (options: NodeLoggerOptions): NodeRequestLogger => {
   const core = createRequestLogger(options)
   const { route, consumer } = options
-  const header = core.consumerHeader
+  const reading: NodeRequestReading<IncomingMessage> = {
+    now: core.now,
+    consumerHeader: core.consumerHeader,
+    consumer,
+    pathWhenUnrouted: true,
+  }
   const wrap =
     <Req extends IncomingMessage, Res extends ServerResponse>(
       handler: (request: Req, response: Res) => void,
@@ -46,24 +50,7 @@ export const requestLogger = (options: NodeLoggerOptions): NodeRequestLogger => 
       const start = core.now()
       // `on`, not `once`: close comes once, and `once` allocates a wrapper per request
       response.on("close", () => {
-        const finished = response.writableFinished
-        const template = route?.(request)
-        const headers = request.headers
-        core.log({
-          method: request.method ?? "GET",
-          route: template,
-          path: template === undefined ? request.url : undefined,
-          status: finished ? response.statusCode : CLIENT_CLOSED,
-          start,
-          end: core.now(),
-          userAgent: headers["user-agent"],
-          requestId: single(headers["x-request-id"]),
-          consumer: consumer?.(request),
-          consumerKey: consumerKeyOf(headers, header),
-          requestBytes: lengthOf(headers["content-length"]),
-          responseBytes: lengthOf(response.getHeader("content-length")),
-          message: finished ? undefined : "client closed the request",
-        })
+        core.log(loggedRequestOf(request, response, start, route?.(request), reading))
       })
       handler(request, response)
     }
