@@ -2,10 +2,10 @@
  * The MySQL store's SQL (docs/architecture.md §6): the statements a batch runs, the reads, the
  * shapes of the rows they return, and the pure helpers that turn events and rollups into rows.
  *
- * The bulk statements go through the text protocol (`.unprepared`): their text is written by
- * `MysqlRowText.ts`, every value escaped by mysql2's own `escape` (this module splices no value
- * into SQL), and no prepared statement is created per distinct batch size, which would churn the
- * server's `max_prepared_stmt_count`. Fixed-shape reads use prepared statements.
+ * The bulk statements go through the text protocol (`.unprepared`): mysql2 escapes every
+ * value client-side (values are never spliced into SQL by this module), and no prepared
+ * statement is created per distinct batch size, which would churn the server's
+ * `max_prepared_stmt_count`. Fixed-shape reads use prepared statements.
  *
  * Increments use `INSERT … ON DUPLICATE KEY UPDATE count = count + VALUES(count)`: `VALUES()`
  * works on MariaDB and MySQL 8.4 alike (MySQL's row alias syntax does not exist on MariaDB).
@@ -18,22 +18,14 @@ import type { MysqlClient } from "@effect/sql-mysql2"
 import { Effect, Schema } from "effect"
 import type { ConsumerRollup } from "../../domain/ConsumerRollup.ts"
 import type { RequestEvent } from "../../domain/RequestEvent.ts"
-import type { HourlyRollup, Rollup, RollupDimensions, RollupFigures } from "../../domain/Rollup.ts"
-import type { PartitionOffset } from "../Subscription.ts"
 import {
-  CONSUMER_COLUMNS,
-  consumerRow,
-  type InsertText,
-  insertText,
-  LATENCY_COLUMNS,
-  LOG_COLUMNS,
-  latencyRow,
-  logRow,
-  OFFSET_COLUMNS,
-  offsetRow,
-  ROLLUP_COLUMNS,
-  rollupRow,
-} from "./MysqlRowText.ts"
+  boundsOf,
+  type HourlyRollup,
+  type Rollup,
+  type RollupDimensions,
+  type RollupFigures,
+} from "../../domain/Rollup.ts"
+import type { PartitionOffset } from "../Subscription.ts"
 
 // ---------------------------------------------------------------------------------------------
 // Tables
@@ -203,8 +195,6 @@ export const makeStatements = (
   options: { readonly chunkSize: number; readonly text: UtcText },
 ) => {
   const { chunkSize, text } = options
-  /** A multi-row write over the text protocol (`MysqlRowText.ts` wrote and escaped it). */
-  const bulk = (statement: InsertText) => sql.unsafe(statement.text, statement.params).unprepared
 
   /**
    * Which of these events are stored already, as `storedKey`s. An event is its id AND its
@@ -227,7 +217,25 @@ export const makeStatements = (
 
   /** One multi-row INSERT into api_logs. */
   const insertLogs = (chunk: ReadonlyArray<RequestEvent>) =>
-    bulk(insertText("api_logs", LOG_COLUMNS, chunk, (e) => logRow(e, text.millis(e.timestamp.getTime()))))
+    sql`INSERT INTO api_logs ${sql.insert(
+      chunk.map((e) => ({
+        event_id: e.eventId,
+        request_id: e.requestId,
+        timestamp: text.millis(e.timestamp.getTime()),
+        service: e.service,
+        source: e.source,
+        endpoint: e.endpoint,
+        method: e.method,
+        status_code: e.statusCode,
+        response_time_ms: e.responseTimeMs,
+        user_agent: e.userAgent,
+        level: e.level,
+        message: e.message ?? null,
+        consumer: e.consumer ?? null,
+        request_bytes: e.requestBytes ?? null,
+        response_bytes: e.responseBytes ?? null,
+      })),
+    )}`.unprepared
 
   /** One multi-row upsert of rollup increments per chunk, into the minute or the hour table. */
   const upsertRollups = <R extends PeriodRollup>(
@@ -238,20 +246,27 @@ export const makeStatements = (
     Effect.forEach(
       chunksOf(rollups, chunkSize),
       (chunk) =>
-        bulk(
-          insertText(
-            ROLLUP_TABLE[period],
-            [period, ...ROLLUP_COLUMNS],
-            chunk,
-            (r) => rollupRow(r, text.second(startOf(r))),
-            ` ON DUPLICATE KEY UPDATE
+        sql`INSERT INTO ${sql(ROLLUP_TABLE[period])} ${sql.insert(
+          chunk.map((r) => ({
+            [period]: text.second(startOf(r)),
+            service: r.service,
+            source: r.source,
+            endpoint: r.endpoint,
+            method: r.method,
+            status_code: r.statusCode,
+            level: r.level,
+            count: r.count,
+            sum_ms: r.sumMs,
+            max_ms: r.maxMs,
+            request_bytes_sum: r.requestBytesSum,
+            response_bytes_sum: r.responseBytesSum,
+          })),
+        )} ON DUPLICATE KEY UPDATE
             count = count + VALUES(count),
             sum_ms = sum_ms + VALUES(sum_ms),
             max_ms = GREATEST(max_ms, VALUES(max_ms)),
             request_bytes_sum = request_bytes_sum + VALUES(request_bytes_sum),
-            response_bytes_sum = response_bytes_sum + VALUES(response_bytes_sum)`,
-          ),
-        ),
+            response_bytes_sum = response_bytes_sum + VALUES(response_bytes_sum)`.unprepared,
       { discard: true },
     )
 
@@ -264,15 +279,21 @@ export const makeStatements = (
     Effect.forEach(
       chunksOf(latencyRowsOf(rollups, startOf), chunkSize),
       (chunk) =>
-        bulk(
-          insertText(
-            LATENCY_TABLE[period],
-            [period, ...LATENCY_COLUMNS],
-            chunk,
-            (h) => latencyRow(h, text.second(h.start)),
-            " ON DUPLICATE KEY UPDATE count = count + VALUES(count)",
-          ),
-        ),
+        sql`INSERT INTO ${sql(LATENCY_TABLE[period])} ${sql.insert(
+          chunk.map((h) => {
+            const [lower, upper] = boundsOf(h.bucket)
+            return {
+              [period]: text.second(h.start),
+              service: h.service,
+              endpoint: h.endpoint,
+              method: h.method,
+              bucket: h.bucket,
+              lower_ms: lower,
+              upper_ms: Number.isFinite(upper) ? upper : null,
+              count: h.count,
+            }
+          }),
+        )} ON DUPLICATE KEY UPDATE count = count + VALUES(count)`.unprepared,
       { discard: true },
     )
 
@@ -281,20 +302,24 @@ export const makeStatements = (
     Effect.forEach(
       chunksOf(rollups, chunkSize),
       (chunk) =>
-        bulk(
-          insertText(
-            CONSUMER_TABLE[period],
-            [period, ...CONSUMER_COLUMNS],
-            chunk,
-            (r) => consumerRow(r, text.second(r.start)),
-            ` ON DUPLICATE KEY UPDATE
+        sql`INSERT INTO ${sql(CONSUMER_TABLE[period])} ${sql.insert(
+          chunk.map((r) => ({
+            [period]: text.second(r.start),
+            service: r.service,
+            consumer: r.consumer,
+            endpoint: r.endpoint,
+            count: r.count,
+            server_errors: r.serverErrors,
+            client_errors: r.clientErrors,
+            request_bytes_sum: r.requestBytesSum,
+            response_bytes_sum: r.responseBytesSum,
+          })),
+        )} ON DUPLICATE KEY UPDATE
             count = count + VALUES(count),
             server_errors = server_errors + VALUES(server_errors),
             client_errors = client_errors + VALUES(client_errors),
             request_bytes_sum = request_bytes_sum + VALUES(request_bytes_sum),
-            response_bytes_sum = response_bytes_sum + VALUES(response_bytes_sum)`,
-          ),
-        ),
+            response_bytes_sum = response_bytes_sum + VALUES(response_bytes_sum)`.unprepared,
       { discard: true },
     )
 
@@ -327,17 +352,17 @@ export const makeStatements = (
   const upsertOffsets = (group: string, offsets: ReadonlyArray<PartitionOffset>, nowMs: number) => {
     const now = text.millis(nowMs)
     const sorted = [...offsets].sort((a, b) => compareStrings(a.topic, b.topic) || a.partition - b.partition)
-    return bulk(
-      insertText(
-        "consumer_offsets",
-        OFFSET_COLUMNS,
-        sorted,
-        (o) => offsetRow(group, o, now),
-        ` ON DUPLICATE KEY UPDATE
+    return sql`INSERT INTO consumer_offsets ${sql.insert(
+      sorted.map((o) => ({
+        consumer_group: group,
+        topic: o.topic,
+        partition: o.partition,
+        next_offset: o.nextOffset,
+        updated_at: now,
+      })),
+    )} ON DUPLICATE KEY UPDATE
         next_offset = GREATEST(next_offset, VALUES(next_offset)),
-        updated_at = VALUES(updated_at)`,
-      ),
-    )
+        updated_at = VALUES(updated_at)`.unprepared
   }
 
   /** The group's stored next offsets of the topics' partitions (BIGINT as text: int64 beyond 2^53). */
