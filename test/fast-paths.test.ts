@@ -4,7 +4,7 @@
  * publisher's lanes keep every key's records in publish order.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Either } from "effect"
+import { Effect, Either, Equal, Schema } from "effect"
 import fc from "fast-check"
 import { decodeFast, decodeRecord } from "../src/domain/Envelope.ts"
 import { decodeJson, encodeJson, RequestEvent } from "../src/domain/RequestEvent.ts"
@@ -80,6 +80,11 @@ describe("the consumer's fast decoder", () => {
       const reference = decodeJson(text)
       expect(Either.isRight(reference)).toBe(true)
       expect(fast).toEqual(Either.getOrThrow(reference))
+      // the same kind of object as the Schema's: the class's instance, its fields in order, equal by value
+      expect(fast).toBeInstanceOf(RequestEvent)
+      expect(Schema.is(RequestEvent)(fast)).toBe(true)
+      expect(Object.keys(fast!)).toEqual(Object.keys(Either.getOrThrow(reference)))
+      expect(Equal.equals(fast, Either.getOrThrow(reference))).toBe(true)
       expect(encodeJson(fast!)).toBe(text)
     }
   })

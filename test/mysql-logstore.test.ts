@@ -357,12 +357,13 @@ describe.skipIf(!svc.available)("MySQL LogStore", () => {
             endpoint: text.slice(0, 255),
             userAgent: text,
             message: text,
+            consumer: text.slice(0, 128),
           }),
         )
         expect(yield* store.store(group, sent, [])).toEqual({ inserted: nasty.length, duplicates: 0 })
         for (const e of sent) {
           const rows = yield* sql<Record<string, unknown>>`
-          SELECT request_id, service, endpoint, user_agent, message FROM api_logs WHERE event_id = ${e.eventId}`
+          SELECT request_id, service, endpoint, user_agent, message, consumer FROM api_logs WHERE event_id = ${e.eventId}`
           expect(rows).toEqual([
             {
               request_id: e.requestId,
@@ -370,12 +371,17 @@ describe.skipIf(!svc.available)("MySQL LogStore", () => {
               endpoint: e.endpoint,
               user_agent: e.userAgent,
               message: e.message,
+              consumer: e.consumer,
             },
           ])
         }
         expect(yield* store.rowCount).toBe(nasty.length)
         const summary = yield* store.summary
         expect(summary.endpoints.map((e) => e.endpoint).sort()).toEqual(sent.map((e) => e.endpoint).sort())
+        for (const table of ["api_consumer_minute", "api_consumer_hour"]) {
+          const consumers = yield* sql<{ readonly consumer: string }>`SELECT consumer FROM ${sql(table)}`
+          expect(consumers.map((r) => r.consumer).sort()).toEqual(sent.map((e) => e.consumer).sort())
+        }
         // storing them again is recognised as duplicates (exact, byte-wise comparison)
         expect(yield* store.store(group, sent, [])).toEqual({ inserted: 0, duplicates: nasty.length })
       }),

@@ -134,6 +134,16 @@ const schemasAccept = (o: Record<string, unknown>, date: Date): o is Checked =>
   is.responseTimeMs(o.responseTimeMs) &&
   is.timestamp(date)
 
+/** An event's own properties, written once each while `decodeFast` builds it. */
+type EventFields = { -readonly [K in keyof RequestEvent]: RequestEvent[K] }
+/**
+ * What `RequestEvent.make(fields, { disableValidation: true })` returns, built in place: an
+ * object of the class's prototype with the fields as its own properties, in the field order.
+ * The constructor copies the fields twice first (a spread and a merge of defaults, of which this
+ * class has none); those copies were 3.5 % of the consumer's CPU and a share of its garbage.
+ */
+const EVENT_PROTOTYPE: object = RequestEvent.prototype
+
 /**
  * The consumer's hot path: JSON text → event without the Schema's decoding interpreter, for
  * values that are plainly valid (every field accepted by its own schema, nothing to cut);
@@ -165,26 +175,23 @@ export const decodeFast = (text: string): RequestEvent | undefined => {
   const date = new Date(timestamp)
   if (Number.isNaN(date.getTime())) return undefined
   if (!plainlyValid(o, date) && !schemasAccept(o, date)) return undefined
-  return RequestEvent.make(
-    {
-      eventId: o.eventId,
-      requestId: o.requestId,
-      timestamp: date,
-      service: o.service,
-      source: o.source,
-      endpoint: o.endpoint,
-      method: o.method,
-      statusCode: o.statusCode,
-      responseTimeMs: o.responseTimeMs,
-      userAgent,
-      level: o.level,
-      ...(hasMessage && typeof message === "string" ? { message } : {}),
-      ...(hasConsumer && typeof consumer === "string" ? { consumer } : {}),
-      ...(hasRequestBytes && typeof requestBytes === "number" ? { requestBytes } : {}),
-      ...(hasResponseBytes && typeof responseBytes === "number" ? { responseBytes } : {}),
-    },
-    { disableValidation: true },
-  )
+  const event: EventFields = Object.create(EVENT_PROTOTYPE)
+  event.eventId = o.eventId
+  event.requestId = o.requestId
+  event.timestamp = date
+  event.service = o.service
+  event.source = o.source
+  event.endpoint = o.endpoint
+  event.method = o.method
+  event.statusCode = o.statusCode
+  event.responseTimeMs = o.responseTimeMs
+  event.userAgent = userAgent
+  event.level = o.level
+  if (hasMessage && typeof message === "string") event.message = message
+  if (hasConsumer && typeof consumer === "string") event.consumer = consumer
+  if (hasRequestBytes && typeof requestBytes === "number") event.requestBytes = requestBytes
+  if (hasResponseBytes && typeof responseBytes === "number") event.responseBytes = responseBytes
+  return event
 }
 
 /**
