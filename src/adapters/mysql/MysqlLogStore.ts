@@ -1,7 +1,8 @@
 /**
  * The LogStore on MySQL 8.4 or MariaDB 10.11 (docs/architecture.md §6), through
  * @effect/sql-mysql2: the one-transaction batch write, the offsets, the summary, the reset.
- * The SQL is in `MysqlStatements.ts`, error messages in `MysqlErrors.ts`.
+ * The SQL is in `MysqlLogStatements.ts` (api_logs, offsets, reset) and `MysqlRollupStatements.ts`
+ * (the rollups), error messages in `MysqlErrors.ts`.
  */
 import { SqlError } from "@effect/sql"
 import { MysqlClient } from "@effect/sql-mysql2"
@@ -22,19 +23,22 @@ import { countDeadLetters, minuteText } from "./MysqlDeadLetterCounts.ts"
 import { describeTarget, errorWith, mysqlCodeOf, targetOfClient } from "./MysqlErrors.ts"
 import { type ClientOptions, clientLayerConfig } from "./MysqlPool.ts"
 import {
-  BucketRow,
   CountRow,
   chunksOf,
   compareStrings,
-  EndpointRow,
-  hourOrder,
-  makeStatements,
   MAX_GROUP_LENGTH,
+  makeLogStatements,
   makeUtcText,
-  minuteOrder,
   OffsetRow,
   REBUILT_TABLES,
-} from "./MysqlStatements.ts"
+} from "./MysqlLogStatements.ts"
+import {
+  BucketRow,
+  EndpointRow,
+  hourOrder,
+  makeRollupStatements,
+  minuteOrder,
+} from "./MysqlRollupStatements.ts"
 
 export interface MysqlLogStoreOptions {
   /** Rows per INSERT and ids per SELECT (default 1000). */
@@ -53,7 +57,9 @@ export const make = (options: MysqlLogStoreOptions = {}) =>
     const target = targetOfClient(sql)
     const chunkSize = Math.max(1, options.chunkSize ?? 1000)
     // this store's own DATETIME text cache
-    const statements = makeStatements(sql, { chunkSize, text: makeUtcText() })
+    const text = makeUtcText()
+    const logStatements = makeLogStatements(sql, { text })
+    const rollupStatements = makeRollupStatements(sql, { chunkSize, text })
     const retry = Schedule.exponential("20 millis").pipe(
       Schedule.jittered,
       Schedule.intersect(Schedule.recurs(options.retries ?? 5)),
@@ -127,7 +133,7 @@ export const make = (options: MysqlLogStoreOptions = {}) =>
             : undefined
 
         if (partition !== undefined && clean.has(partition) && all.length > 0 && all.length <= chunkSize) {
-          const inserted = yield* statements.insertLogs(all).pipe(
+          const inserted = yield* logStatements.insertLogs(all).pipe(
             Effect.as(true),
             // InnoDB undoes the failed statement alone: the transaction goes on, and asks
             Effect.catchIf(
@@ -141,14 +147,14 @@ export const make = (options: MysqlLogStoreOptions = {}) =>
 
         const existing = new Set<string>()
         for (const chunk of chunksOf(all, chunkSize)) {
-          for (const key of yield* statements.storedKeys(chunk)) existing.add(key)
+          for (const key of yield* logStatements.storedKeys(chunk)) existing.add(key)
         }
-        const fresh = all.filter((e) => !existing.has(statements.keyOf(e)))
+        const fresh = all.filter((e) => !existing.has(logStatements.keyOf(e)))
         if (partition !== undefined) {
           if (fresh.length === all.length) clean.add(partition)
           else clean.delete(partition)
         }
-        for (const chunk of chunksOf(fresh, chunkSize)) yield* statements.insertLogs(chunk)
+        for (const chunk of chunksOf(fresh, chunkSize)) yield* logStatements.insertLogs(chunk)
         return yield* finish(group, fresh, events.length, offsets, deadLetters)
       })
 
@@ -163,11 +169,11 @@ export const make = (options: MysqlLogStoreOptions = {}) =>
       Effect.gen(function* () {
         const rollups = rollupsOf(fresh).sort(minuteOrder)
         const consumers = consumerRollupsOf(fresh)
-        yield* statements.upsertMinutes(rollups, consumers)
-        yield* statements.upsertHours(hourlyOf(rollups).sort(hourOrder), consumerHourlyOf(consumers))
+        yield* rollupStatements.upsertMinutes(rollups, consumers)
+        yield* rollupStatements.upsertHours(hourlyOf(rollups).sort(hourOrder), consumerHourlyOf(consumers))
         const now = yield* Clock.currentTimeMillis
         yield* countDeadLetters(sql, group, deadLetters, minuteText(now))
-        if (offsets.length > 0) yield* statements.upsertOffsets(group, offsets, now)
+        if (offsets.length > 0) yield* logStatements.upsertOffsets(group, offsets, now)
         return { inserted: fresh.length, duplicates: received - fresh.length }
       })
 
@@ -200,7 +206,7 @@ export const make = (options: MysqlLogStoreOptions = {}) =>
     const offsets = (group: string, topics: ReadonlyArray<string>) =>
       topics.length === 0
         ? Effect.succeed([])
-        : statements.selectOffsets(group, topics).pipe(
+        : logStatements.selectOffsets(group, topics).pipe(
             Effect.mapError(errorWith(target, "reading offsets")),
             Effect.flatMap(decode(Schema.Array(OffsetRow), "offset")),
             Effect.map((rows) =>
@@ -216,7 +222,7 @@ export const make = (options: MysqlLogStoreOptions = {}) =>
 
     // one transaction: a consistent snapshot of the rollups and the histogram
     const summary = sql
-      .withTransaction(Effect.all([statements.endpointTotals, statements.bucketTotals]))
+      .withTransaction(Effect.all([rollupStatements.endpointTotals, rollupStatements.bucketTotals]))
       .pipe(
         Effect.mapError(errorWith(target, "reading the summary")),
         Effect.flatMap(([endpointRows, bucketRows]) =>
@@ -257,7 +263,7 @@ export const make = (options: MysqlLogStoreOptions = {}) =>
         Effect.withSpan("MysqlLogStore.summary"),
       )
 
-    const rowCount = statements.countRows.pipe(
+    const rowCount = logStatements.countRows.pipe(
       Effect.mapError(errorWith(target, "counting rows")),
       Effect.flatMap(decode(Schema.Array(CountRow), "count")),
       Effect.map((rows) => rows[0]?.n ?? 0),
@@ -274,7 +280,7 @@ export const make = (options: MysqlLogStoreOptions = {}) =>
      * groups' positions are kept (`LogStore.reset`).
      */
     const reset = (group: string) =>
-      Effect.zipRight(statements.deleteOffsets(group), statements.swapForEmpty(REBUILT_TABLES)).pipe(
+      Effect.zipRight(logStatements.deleteOffsets(group), logStatements.swapForEmpty(REBUILT_TABLES)).pipe(
         Effect.mapError(errorWith(target, "resetting the projections")),
         Effect.withSpan("MysqlLogStore.reset", { attributes: { group } }),
       )

@@ -23,7 +23,7 @@ import { MysqlClient } from "@effect/sql-mysql2"
 import { Effect, Redacted } from "effect"
 import { LogStoreError } from "../LogStore.ts"
 import { describeTarget, detailOf, mysqlCodeOf, targetOfClient } from "./MysqlErrors.ts"
-import { PROJECTION_TABLES } from "./MysqlStatements.ts"
+import { PROJECTION_TABLES } from "./MysqlLogStatements.ts"
 
 /**
  * The tables Grafana reads: every table the migrations create but the migrator's own
