@@ -126,9 +126,18 @@ export type Overflow = (
 ) => void
 
 /** The records of one event under a topic map. */
-export const recordsOf = (topicMap: TopicMap, event: RequestEvent): Array<OutgoingRecord> => {
+export const recordsOf = (topicMap: TopicMap, event: RequestEvent): Array<OutgoingRecord> =>
+  appendRecordsOf(topicMap, event, [])
+
+/** Appends the records of one event to `records` (a batch's, without an array per event). */
+const appendRecordsOf = (
+  topicMap: TopicMap,
+  event: RequestEvent,
+  records: Array<OutgoingRecord>,
+): Array<OutgoingRecord> => {
   const value = encodeJson(event)
-  return route(topicMap, event).map((topic) => outgoing(topic, event, value))
+  for (const topic of route(topicMap, event)) records.push(outgoing(topic, event, value))
+  return records
 }
 
 /** The lane of a key: FNV-1a of its UTF-16 code units, modulo `lanes`. */
@@ -239,10 +248,7 @@ export const makeBatching = <E>(options: {
     )
     const encode = (events: ReadonlyArray<RequestEvent>) => {
       const records: Array<OutgoingRecord> = []
-      for (const event of events) {
-        const value = encodeJson(event)
-        for (const topic of route(options.topicMap, event)) records.push(outgoing(topic, event, value))
-      }
+      for (const event of events) appendRecordsOf(options.topicMap, event, records)
       return records
     }
     /** Takes a held part for `send`: its records, or undefined when the overflow took it. */
